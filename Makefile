@@ -1,0 +1,72 @@
+# The newcomer's path: `make demo` and `make test` set up everything they need.
+#   make setup   the virtual environments (.venv: CPython with the compiled kernels,
+#                .venv-pypy: PyPy 3.9, pure), the npm peers, Debian's pypy3
+#   make test    the suite three times: compiled, ENGINEIO_NO_EXTENSIONS=1, PyPy
+#   make bench   kernels: compiled vs pure vs python-engineio 4.15.1, side by side
+#   make demo    the main job (see README)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYPY_VENV := .venv-pypy
+REF_VENV := .venv-ref
+PYTEST_ARGS ?=
+
+.PHONY: setup build test test-compiled test-pure test-pypy demo bench bench-compare bench-save clean
+
+setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	ENGINEIO_BUILD_EXTENSION=yes $(PY) -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+# Debian's pypy3 (PyPy 7.3.x, Python 3.9) runs the pure twins.
+$(PYPY_VENV)/.installed: pyproject.toml setup.py
+	command -v pypy3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 pypy3-venv; }
+	test -x $(PYPY_VENV)/bin/python || pypy3 -m venv $(PYPY_VENV)
+	$(PYPY_VENV)/bin/python -m pip install -q -e '.[dev]'
+	touch $@
+
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Rebuild the compiled kernels when their sources changed (Cython is incremental).
+build: $(VENV)/.installed
+	ENGINEIO_BUILD_EXTENSION=yes $(PY) setup.py -q build_ext --inplace
+
+test: setup build
+	$(MAKE) --no-print-directory test-compiled test-pure test-pypy
+
+test-compiled:
+	ENGINEIO_EXPECT_EXTENSIONS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-pure:
+	ENGINEIO_NO_EXTENSIONS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-pypy:
+	$(PYPY_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: setup build
+	$(PY) -m bench.codec_demo
+
+# python-engineio 4.15.1 in its own environment, for `make bench` to compare with
+$(REF_VENV)/.installed: $(VENV)/.installed
+	$(PY) -m bench --setup-ref
+	touch $@
+
+bench: setup build $(REF_VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+# regression mode, not part of `make test`: fails when a benchmark's fastest
+# round is >30% slower than bench/baseline/ (compare on a quiet machine)
+bench-compare: setup build
+	$(PY) -m bench --compare $(BENCH_ARGS)
+
+bench-save: setup build
+	$(PY) -m bench --save $(or $(NAME),foundation)
+
+clean:
+	rm -rf build dist wheelhouse *.egg-info bench/results
+	find engineio -name '*.so' -delete

@@ -1,0 +1,8 @@
+"""Engine.IO server and client for Python, with compiled hot paths.
+
+A drop-in replacement for python-engineio 4.x: ``import engineio``.
+"""
+from . import exceptions, json, packet, payload  # noqa: F401
+from ._version import __version__
+
+__all__ = ['__version__']
