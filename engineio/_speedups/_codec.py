@@ -59,7 +59,8 @@ OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP = 0, 1, 2, 3, 4, 5, 6
 packet_names = ['OPEN', 'CLOSE', 'PING', 'PONG', 'MESSAGE', 'UPGRADE', 'NOOP']
 binary_types = (bytes, bytearray)
 
-_TYPE_CHARS = ('0', '1', '2', '3', '4', '5', '6')
+_TYPE_CHAR_OF = {0: '0', 1: '1', 2: '2', 3: '3', 4: '4', 5: '5', 6: '6'}
+_PACKET_TYPES = (OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP)
 # The characters a document that the standard library's json.loads accepts
 # can start with (JSON values, NaN, Infinity, -Infinity, leading whitespace).
 # Text that starts with anything else cannot parse, so the default JSON module
@@ -424,8 +425,10 @@ class _JsonHolder:
 
 
 def _type_char(packet_type):
-    if type(packet_type) is int and 0 <= packet_type <= 6:
-        return _TYPE_CHARS[packet_type]
+    if type(packet_type) is int:
+        char = _TYPE_CHAR_OF.get(packet_type)
+        if char is not None:
+            return char
     return str(packet_type)  # python-engineio writes whatever it was given
 
 
@@ -488,18 +491,19 @@ def _decode_into(pkt, encoded, holder):
     base64, ``TypeError`` for something that is neither str nor bytes-like.
     """
     if isinstance(encoded, str):
-        if not encoded:
+        text = encoded  # compiled: typed as str, so slicing is direct
+        if not text:
             raise ValueError('Invalid empty packet received')
-        first = encoded[0]
+        first = text[0]
         if first == 'b':
-            pkt.data = _decode_base64(encoded, 1)
+            pkt.data = _decode_base64(text, 1)
             pkt.packet_type = MESSAGE
             pkt.binary = True
             return
         if not '0' <= first <= '6':
             raise ValueError('Invalid packet type')
-        pkt.packet_type = ord(first) - 48
-        pkt.data = _message_data(encoded[1:], holder)
+        pkt.packet_type = _PACKET_TYPES[ord(first) - 48]
+        pkt.data = _message_data(text[1:], holder)
         pkt.binary = False
         return
     if isinstance(encoded, bytes):

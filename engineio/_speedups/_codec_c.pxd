@@ -17,7 +17,8 @@ cdef int _ORJSON_OPTIONS
 cdef object _resolved_module, _resolved_loads, _resolved_dumps
 cdef bint _resolved_fast
 cdef bint _B64_STRICT
-cdef tuple _TYPE_CHARS
+cdef dict _TYPE_CHAR_OF
+cdef tuple _PACKET_TYPES
 cdef str _B64_ERROR, _RECORD_SEPARATOR
 cdef bytes _B64_ALPHABET, _B64_VALUES
 
@@ -52,13 +53,14 @@ cdef bytes _decode_base64(str s, Py_ssize_t start)
 cdef class _JsonHolder:
     cdef public object json
 
+@cython.locals(char=object)
 cdef str _type_char(object packet_type)
 cdef str _encode_text(object packet_type, object data, object holder)
 cpdef object encode_packet(object packet_type, object data, bint binary,
                            bint b64, object json_module=*)
 @cython.locals(first=Py_UCS4)
 cdef object _message_data(str data, object holder)
-@cython.locals(first=Py_UCS4)
+@cython.locals(first=Py_UCS4, text=str)
 cdef object _decode_into(_PacketCore pkt, object encoded, object holder)
 @cython.locals(pkt=_PacketCore)
 cpdef tuple decode_packet(object encoded, object json_module=*)
