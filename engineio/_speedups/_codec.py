@@ -126,21 +126,34 @@ def _dumps_needs_stdlib(out):
     if not _COMPILED:
         return _FLOAT_OR_NULL_OR_NON_ASCII.search(out) is not None
     p = out  # compiled: a char pointer into the bytes object
+    table = _JSON_BYTE_CLASS
     n = len(out)
     previous_digit = False
     i = 0
     while i < n:
-        c = p[i]
-        if c >= 0x80:
+        kind = table[p[i]]
+        if kind == 0:
+            previous_digit = False
+        elif kind == 1:
+            previous_digit = True
+        elif kind == 2:  # '.', 'e', 'E'
+            if previous_digit:
+                return True
+        elif kind == 3:  # 'n'
+            if i + 3 < n and p[i + 1] == 0x75 and p[i + 2] == 0x6c \
+                    and p[i + 3] == 0x6c:
+                return True
+            previous_digit = False
+        else:  # a byte >= 0x80
             return True
-        if previous_digit and (c == 0x2e or c == 0x65 or c == 0x45):
-            return True
-        if c == 0x6e and i + 3 < n and p[i + 1] == 0x75 and \
-                p[i + 2] == 0x6c and p[i + 3] == 0x6c:
-            return True
-        previous_digit = 0x30 <= c <= 0x39
         i += 1
     return False
+
+
+# byte -> 0 plain, 1 digit, 2 '.'/'e'/'E', 3 'n', 4 non-ASCII
+_JSON_BYTE_CLASS = bytes(
+    1 if 0x30 <= i <= 0x39 else 2 if i in (0x2e, 0x65, 0x45) else
+    3 if i == 0x6e else 4 if i >= 0x80 else 0 for i in range(256))
 
 
 def _has_long_digit_run(s):
@@ -153,6 +166,19 @@ def _has_long_digit_run(s):
     if not _COMPILED:
         return _LONG_DIGIT_RUN.search(s) is not None
     run = 0
+    if PyUnicode_KIND(s) == 1:  # noqa: F821  (Latin-1: scan the bytes)
+        p = PyUnicode_1BYTE_DATA(s)  # noqa: F821
+        n = len(s)
+        i = 0
+        while i < n:
+            if 0x30 <= p[i] <= 0x39:
+                run += 1
+                if run >= 19:
+                    return True
+            else:
+                run = 0
+            i += 1
+        return False
     for ch in s:
         if '0' <= ch <= '9':
             run += 1
@@ -161,6 +187,23 @@ def _has_long_digit_run(s):
         else:
             run = 0
     return False
+
+
+def _ascii_concat(prefix, data):
+    """``prefix + data.decode('ascii')`` for ASCII ``bytes``, in one string
+    when compiled (no intermediate str)."""
+    if not _COMPILED:
+        return prefix + data.decode('ascii')
+    plen = len(prefix)
+    n = len(data)
+    out = PyUnicode_New(plen + n, 127)  # noqa: F821
+    dst = PyUnicode_1BYTE_DATA(out)  # noqa: F821
+    i = 0
+    while i < plen:
+        dst[i] = prefix[i]
+        i += 1
+    memcpy(dst + plen, PyBytes_AS_STRING(data), n)  # noqa: F821
+    return out
 
 
 def json_loads(s, *args, **kwargs):
@@ -195,14 +238,21 @@ def _fast_loads(s):
 
 def json_dumps_compact(obj):
     """``json.dumps(obj, separators=(',', ':'))``, exactly, faster."""
+    return _compact_json(obj, '')
+
+
+def _compact_json(obj, prefix):
+    # prefix + json_dumps_compact(obj): a packet's type digit and its JSON
+    # data become one string directly.
     if _orjson_dumps is not None:
         try:
-            out = _orjson_dumps(obj, default=_refuse, option=_ORJSON_OPTIONS)
+            # positional: a keyword call would build a dict every time
+            out = _orjson_dumps(obj, _refuse, _ORJSON_OPTIONS)
         except TypeError:  # JSONEncodeError: big int, non-str key, subclass
             out = None
         if out is not None and not _dumps_needs_stdlib(out):
-            return out.decode('ascii')
-    return _stdlib_compact_encoder.encode(obj)
+            return _ascii_concat(prefix, out)
+    return prefix + _stdlib_compact_encoder.encode(obj)
 
 
 def json_dumps(obj, *args, **kwargs):
@@ -443,7 +493,7 @@ def _encode_text(packet_type, data, holder):
     if isinstance(data, (dict, list)):
         _resolve_json(holder.json)
         if _resolved_fast:
-            return prefix + json_dumps_compact(data)
+            return _compact_json(data, prefix)
         return prefix + _resolved_dumps(data)
     return prefix + str(data)
 

@@ -3,7 +3,10 @@
 # Python); what tests or the package call stays cpdef or def.
 import cython
 
+from libc.string cimport memcpy
+
 cdef extern from "Python.h":
+    int PyUnicode_KIND(object o)
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     unsigned char* PyUnicode_1BYTE_DATA(object o)
     bint PyUnicode_IS_ASCII(object o)
@@ -13,7 +16,7 @@ cdef extern from "Python.h":
 cdef bint _COMPILED
 cdef object _orjson, _orjson_dumps, _orjson_loads
 cdef object _stdlib_decoder, _stdlib_compact_encoder
-cdef int _ORJSON_OPTIONS
+cdef object _ORJSON_OPTIONS
 cdef object _resolved_module, _resolved_loads, _resolved_dumps
 cdef bint _resolved_fast
 cdef bint _B64_STRICT
@@ -22,17 +25,24 @@ cdef tuple _PACKET_TYPES
 cdef str _B64_ERROR, _RECORD_SEPARATOR
 cdef bytes _B64_ALPHABET, _B64_VALUES
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, c=cython.uchar,
-               previous_digit=bint, p='const unsigned char*')
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, kind=cython.uchar,
+               previous_digit=bint, p='const unsigned char*',
+               table='const unsigned char*')
 cdef bint _dumps_needs_stdlib(bytes out) except -1
+cdef bytes _JSON_BYTE_CLASS
 
-@cython.locals(run=int, ch=Py_UCS4)
+@cython.locals(run=int, ch=Py_UCS4, n=Py_ssize_t, i=Py_ssize_t,
+               p='const unsigned char*')
 cdef bint _has_long_digit_run(str s) except -1
+
+@cython.locals(plen=Py_ssize_t, n=Py_ssize_t, i=Py_ssize_t, dst=cython.p_uchar)
+cdef str _ascii_concat(str prefix, bytes data)
 
 cpdef object stdlib_loads(object s)
 cdef object _fast_loads(object s)
-@cython.locals(out=object)
 cpdef str json_dumps_compact(object obj)
+@cython.locals(out=object)
+cdef str _compact_json(object obj, str prefix)
 cdef object _resolve_json(object module)
 
 cpdef str b64encode(object data)
@@ -67,6 +77,9 @@ cpdef tuple decode_packet(object encoded, object json_module=*)
 
 cdef class _PacketCore:
     cdef public object packet_type, data, binary, encode_cache
+    # cpdef: a payload calls it from C, while a Python override (a
+    # subclass, or Packet.encode patched) is still found and called
+    cpdef object encode(self, b64=*)
 
 @cython.locals(pkt=_PacketCore)
 cdef object _new_packet(object encoded)
@@ -74,6 +87,7 @@ cdef object _new_packet(object encoded)
 cdef object _binary_packet(object data)
 cdef object _new_packet_v3(str text)
 
+@cython.locals(pkt=_PacketCore)
 cpdef str encode_payload(object packets)
 @cython.locals(text=str)
 cpdef list decode_payload(object encoded_payload, object max_packets)

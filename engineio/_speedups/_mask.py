@@ -112,7 +112,8 @@ def _byte_view(data: object, writable: bool) -> memoryview:
     if writable and view.readonly:
         raise TypeError('buffer must be writable (a bytearray or a writable '
                         'memoryview), not a read-only %s' % type(data).__name__)
-    if not view.c_contiguous:
+    # an empty view has nothing to mask, whatever its strides
+    if not view.c_contiguous and view.nbytes:
         raise BufferError('%s must be a C-contiguous buffer' % name)
     if view.ndim != 1 or view.format != 'B':
         view = view.cast('B')

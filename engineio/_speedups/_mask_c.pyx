@@ -213,7 +213,8 @@ cdef int _get_buffer(object data, Py_buffer *view, bint writable) except -1:
         PyBuffer_Release(view)
         raise TypeError('buffer must be writable (a bytearray or a writable '
                         'memoryview), not a read-only %s' % type(data).__name__)
-    if not PyBuffer_IsContiguous(view, b'C'):
+    # an empty view is contiguous whatever its strides (memoryview says so)
+    if view.len and not PyBuffer_IsContiguous(view, b'C'):
         PyBuffer_Release(view)
         raise BufferError('%s must be a C-contiguous buffer'
                           % ('buffer' if writable else 'data'))
