@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 $(PYPY_VENV)/.installed: pyproject.toml setup.py
 	command -v pypy3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 pypy3-venv; }
 	test -x $(PYPY_VENV)/bin/python || pypy3 -m venv $(PYPY_VENV)
-	$(PYPY_VENV)/bin/python -m pip install -q -e '.[dev]'
+	$(PYPY_VENV)/bin/python -m pip install -q -e '.[test]'
 	touch $@
 
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json

@@ -20,6 +20,7 @@ clients.
 """
 from json import *  # noqa: F401,F403
 from json import __all__ as _stdlib_all
+from json import loads as original_loads  # noqa: F401  (python-engineio has it)
 
 from ._speedups import codec as _codec
 
