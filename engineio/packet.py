@@ -19,7 +19,7 @@ binary_types = (bytes, bytearray)
 Packet = _codec.Packet
 Packet.__module__ = __name__
 # Compiled, __init__ is a C slot whose signature Python cannot see.
-Packet.__signature__ = _inspect.Signature([
+Packet.__signature__ = _inspect.Signature([  # type: ignore[attr-defined]
     _inspect.Parameter(name, _inspect.Parameter.POSITIONAL_OR_KEYWORD,
                        default=default)
     for name, default in (('packet_type', 6), ('data', None),

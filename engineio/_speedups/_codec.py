@@ -38,7 +38,7 @@ import urllib.parse
 try:
     import orjson as _orjson
 except ImportError:  # PyPy, or CPython without orjson: the standard library
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 try:
     import cython

@@ -123,9 +123,9 @@ def _byte_view(data: object, writable: bool) -> memoryview:
 def _check_range(start: object, end: object, size: int) -> 'tuple[int, int]':
     # operator.index: the TypeError, for a float say, is the one the C twin's
     # PyNumber_Index raises; the exact-int test skips the call in the usual case
-    first = start if start.__class__ is int else operator.index(start)  # type: ignore[call-overload]
+    first = start if start.__class__ is int else operator.index(start)  # type: ignore[call-overload,arg-type]
     last = size if end is None else (
-        end if end.__class__ is int else operator.index(end))  # type: ignore[call-overload]
+        end if end.__class__ is int else operator.index(end))  # type: ignore[call-overload,arg-type]
     if not 0 <= first <= last <= size:
         raise ValueError(
             'start=%r and end=%r must satisfy 0 <= start <= end <= %d'

@@ -205,7 +205,7 @@ _BYTE = [bytes((i,)) for i in range(256)]
 def _check_range(value: object, name: str, high: int) -> int:
     """``value`` as an int in ``0..high``: TypeError / ValueError otherwise."""
     if type(value) is not int:
-        value = operator.index(value)  # type: ignore[call-overload]
+        value = operator.index(value)  # type: ignore[call-overload,arg-type]
     if not 0 <= value <= high:  # type: ignore[operator]
         raise ValueError('%s must be between 0 and %d, not %d'
                          % (name, high, value))
