@@ -78,12 +78,18 @@ def extensions():
                   [os.path.join(SPEEDUPS, name + '.pyx')], optional=optional)
         for name in COMPILED_FROM_PYX
     ]
-    return cythonize(
+    compiled = cythonize(
         modules,
         build_dir=build_dir,
         compiler_directives={'language_level': 3},
         quiet=True,
     )
+    # cythonize() hands back new Extension objects without `optional`: put it
+    # back, or a machine without a C compiler fails the build instead of
+    # getting a pure install.
+    for extension in compiled:
+        extension.optional = optional
+    return compiled
 
 
 setup(ext_modules=extensions())
