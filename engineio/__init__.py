@@ -4,5 +4,7 @@ A drop-in replacement for python-engineio 4.x: ``import engineio``.
 """
 from . import exceptions, json, packet, payload  # noqa: F401
 from ._version import __version__
+from .async_drivers.asgi import ASGIApp
+from .async_server import AsyncServer
 
-__all__ = ['__version__']
+__all__ = ['__version__', 'AsyncServer', 'ASGIApp']

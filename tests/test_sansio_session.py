@@ -540,3 +540,13 @@ def test_v3_refused_by_default_and_version_pinned():
     c = Client(core, version=3)
     r = core.handle_request('GET', c.q.replace('EIO=3', 'EIO=4'), {})
     assert r.error_code == 3
+
+
+def test_expire_returns_the_sessions_it_pinged():
+    # the glue runs its per-ping hook (python-socketio's patched
+    # Socket._send_ping) for exactly these, without a new action kind
+    core = ServerCore(ServerConfig(ping_interval=1, ping_timeout=1))
+    first, second = Client(core), Client(core)
+    assert core.expire(0.5) == []
+    assert core.expire(1.0) == [first.session, second.session]
+    assert core.expire(2.0) == []  # no pong: timeouts, not pings

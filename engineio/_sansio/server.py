@@ -763,10 +763,16 @@ class ServerCore:
 
     # -- time -------------------------------------------------------------
 
-    def expire(self, now: float) -> None:
+    def expire(self, now: float) -> List[Session]:
         """Act on every deadline up to ``now``: send pings (v4), close
         sessions whose client is silent (``ping timeout``), abandon stalled
-        upgrades, end CLOSING sessions whose client never came back."""
+        upgrades, end CLOSING sessions whose client never came back.
+
+        Returns the sessions that were sent a PING, in order (usually
+        empty), so that the glue can run a per-ping hook such as
+        python-socketio's patched ``Socket._send_ping`` without the core
+        producing an action nobody else needs."""
+        pinged: List[Session] = []
         for session, kind in self.deadlines.pop_expired(now):
             state = session.state
             if kind == UPGRADE_TIMER:
@@ -787,4 +793,6 @@ class ServerCore:
             session.pong_refreshed = False
             self.deadlines.set(session, HEARTBEAT_TIMER,
                                now + self.config.ping_timeout)
-            self._send(session, _Packet(_PING))
+            if self._send(session, _Packet(_PING)):
+                pinged.append(session)
+        return pinged

@@ -1,0 +1,9 @@
+"""One small module per ``async_mode``; each exports a driver dict ``_async``.
+
+A driver module imports only when its framework is installed, which is how
+``AsyncServer(async_mode=None)`` picks an available mode.  Asyncio drivers
+provide ``asyncio: True``, ``handle_request(server, *args)`` (the whole
+request: read it, call the server, write the answer), ``read_body(environ,
+limit)`` and ``wait_disconnect(environ)``.
+"""
+__all__: list = []

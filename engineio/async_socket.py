@@ -1,0 +1,219 @@
+"""``AsyncSocket``: the asyncio glue's view of one session.
+
+An ordinary Python class on purpose: python-socketio's admin UI patches
+``handle_post_request``, ``_websocket_handler`` and ``_send_ping`` at class
+level, and the server calls them on its request path, so such patches take
+effect.  The protocol state lives in the wrapped core session
+(:class:`engineio._sansio.Session`); this class holds what only asyncio
+needs: the future a held poll waits on, and the current WebSocket with its
+writer.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Deque, Optional, Union
+
+from ._sansio.session import OPEN, UPGRADED
+
+__all__ = ['AsyncSocket']
+
+
+class _Outbox:
+    """Frames waiting for one WebSocket, written in order by one task.
+
+    One writer task per open WebSocket (idle, it waits on a future: no
+    timer), so that packets produced anywhere (another client's handler, the
+    heartbeat timer) reach the socket without a task per packet.  The queue
+    is bounded by the server's ``max_queued_packets``: a client that stops
+    reading is disconnected with ``transport error`` rather than let the
+    server buffer without bound.  An ``int`` in the queue is a close code:
+    the writer sends the close and stops.
+    """
+
+    __slots__ = ('ws', 'queue', 'waiter', 'task', 'closing')
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.queue: Deque[Union[str, bytes, int]] = deque()
+        self.waiter: Optional[asyncio.Future] = None
+        self.closing = False
+        self.task = asyncio.ensure_future(self._run())
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _run(self) -> None:
+        queue = self.queue
+        ws = self.ws
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while queue:
+                    item = queue.popleft()
+                    if type(item) is int:
+                        await ws.close(item)
+                        return
+                    await ws.send(item)
+                self.waiter = loop.create_future()
+                await self.waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the peer went away: the reader will notice
+            queue.clear()
+
+
+class AsyncSocket:
+    """One Engine.IO session as python-socketio sees it.
+
+    ``sid``; ``session`` (the user's dict for ``get_session``);
+    ``upgraded``, ``connected`` and ``closed`` with the reference's
+    meanings; ``core_session`` is the protocol state.
+    """
+
+    def __init__(self, server: Any, core_session: Any) -> None:
+        self.server = server
+        self.core_session = core_session
+        self.sid = core_session.sid
+        #: the user session (``get_session`` / ``save_session``)
+        self.session: Any = {}
+        # the future a held GET waits on (True: the client went away)
+        self._poll_waiter: Optional[asyncio.Future] = None
+        # the POST body ticket of the request being handled
+        self._post_ticket: Any = None
+        # the current WebSocket's outbox (None: no WebSocket)
+        self._outbox: Optional[_Outbox] = None
+        # set once the disconnect handler ran (or the session was refused)
+        self._closed = False
+
+    @property
+    def upgraded(self) -> bool:
+        """True once the session is on WebSocket."""
+        return self.core_session.upgrade_state == UPGRADED
+
+    @property
+    def connected(self) -> bool:
+        """True once accepted by the ``connect`` handler, until closed."""
+        return self.core_session.state == OPEN
+
+    @property
+    def closed(self) -> bool:
+        """True once the session ended and its disconnect handler ran."""
+        return self._closed
+
+    # -- the methods python-socketio patches ------------------------------
+
+    async def handle_post_request(self, environ: Any) -> Any:
+        """Read this POST's body (lazily, at most the size limit plus one
+        byte) and hand it to the core.  Returns the core's response, or None
+        when the client went away before sending it all."""
+        server = self.server
+        core = server._core
+        ticket = self._post_ticket
+        self._post_ticket = None
+        body = await server._async['read_body'](environ, ticket.limit + 1)
+        if body is None:
+            core.post_aborted(ticket)
+            await server._flush()
+            return None
+        response = core.receive_post(ticket, body, server._now())
+        await server._flush()
+        return response
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """Run WebSocket ``ws`` (accepted by the driver) to its end: one
+        ``await ws.wait()`` per message, nothing spawned per message."""
+        server = self.server
+        core = server._core
+        session = self.core_session
+        ws_id = ws.ws_id
+        outbox = self._outbox = _Outbox(ws)
+        limit = server.max_http_buffer_size
+        loop_time = server._now
+        flush = server._flush
+        try:
+            core.websocket_open(session, ws_id)
+            await flush()
+            while True:
+                data = await ws.wait()
+                if data is None:
+                    break
+                # a str's UTF-8 size is between len and 4 * len: encode only
+                # when the cheap bounds cannot decide
+                size = len(data)
+                if size > limit or (type(data) is str and size * 4 > limit
+                                    and len(data.encode('utf-8')) > limit):
+                    server.logger.error(
+                        'WebSocket message of %s over the %d byte limit: '
+                        'closing (1009)', self.sid, limit)
+                    outbox.queue.append(1009)
+                    outbox.wake()
+                    break
+                core.websocket_message(session, ws_id, data, loop_time())
+                if core.actions:
+                    await flush()
+        finally:
+            core.websocket_closed(session, ws_id)
+            if self._outbox is outbox:
+                self._outbox = None
+            task = outbox.task
+            if outbox.queue and type(outbox.queue[-1]) is int and \
+                    not task.done():
+                # let the close frame go out (ASGI sends do not block long)
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), 5)
+                except (asyncio.TimeoutError, Exception):
+                    pass
+            task.cancel()
+            await flush()
+
+    async def _send_ping(self) -> None:
+        """Hook run after the server sent this session a PING.
+
+        The core sends pings itself; the server calls this only when it was
+        patched (python-socketio's admin UI reports sockets here), so an
+        unpatched server spends no task per ping."""
+
+    # -- the reference's other socket methods -----------------------------
+
+    async def send(self, pkt: Any) -> None:
+        """Send a ``packet.Packet`` to this client."""
+        await self.server.send_packet(self.sid, pkt)
+
+    async def close(self, wait: bool = True, abort: bool = False,
+                    reason: Optional[str] = None) -> None:
+        """Disconnect this client (``server disconnect``)."""
+        await self.server.disconnect(self.sid)
+
+    # -- called by the server's action loop (sync) ------------------------
+
+    def _ws_send(self, frames: Any) -> None:
+        outbox = self._outbox
+        if outbox is None:
+            return
+        queue = outbox.queue
+        queue.extend(frames)
+        if len(queue) > self.server.config.max_queued_packets:
+            queue.clear()
+            self.server.logger.warning(
+                'WebSocket output of %s is full: closing', self.sid)
+            self.server._core.transport_error(self.core_session)
+        outbox.wake()
+
+    def _ws_close(self, ws_id: int, code: int) -> None:
+        outbox = self._outbox
+        if outbox is None or outbox.ws.ws_id != ws_id or outbox.closing:
+            return
+        outbox.closing = True
+        outbox.queue.append(code)
+        outbox.wake()
+
+    def _wake_poll(self, aborted: bool) -> None:
+        waiter = self._poll_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(aborted)
+
