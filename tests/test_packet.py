@@ -259,3 +259,21 @@ def test_encode_decode_round_trip(codec, packet_type, value):
 def test_binary_round_trip(codec, data):
     assert decode(codec, encode(codec, 4, data)) == (4, data, True)
     assert decode(codec, encode(codec, 4, data, b64=True)) == (4, data, True)
+
+
+@pytest.mark.parametrize('module_name', ['ujson', 'orjson', 'json'])
+def test_third_party_json_modules(codec, module_name):
+    """ujson, orjson and the standard library all work as ``json=``."""
+    module = pytest.importorskip(module_name)
+
+    class WithModule(codec.Packet):
+        json = module
+
+    for data in ({'hello': 'world', 'n': [1, 2.5, None]}, ['a', {'b': True}]):
+        encoded = WithModule(4, data).encode()
+        assert isinstance(encoded, str) and encoded[0] == '4'
+        assert WithModule(encoded_packet=encoded).data == data
+    assert WithModule(encoded_packet='4hello').data == 'hello'
+    assert WithModule(encoded_packet='412').data == '12'
+    # compact separators whatever the module's own default
+    assert WithModule(4, {'a': [1, 2]}).encode() == '4{"a":[1,2]}'
