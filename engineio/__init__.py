@@ -6,5 +6,8 @@ from . import exceptions, json, packet, payload  # noqa: F401
 from ._version import __version__
 from .async_drivers.asgi import ASGIApp
 from .async_server import AsyncServer
+from .middleware import Middleware, WSGIApp
+from .server import Server
 
-__all__ = ['__version__', 'AsyncServer', 'ASGIApp']
+__all__ = ['__version__', 'Server', 'WSGIApp', 'Middleware', 'AsyncServer',
+           'ASGIApp']

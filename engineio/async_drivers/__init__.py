@@ -4,6 +4,9 @@ A driver module imports only when its framework is installed, which is how
 ``AsyncServer(async_mode=None)`` picks an available mode.  Asyncio drivers
 provide ``asyncio: True``, ``handle_request(server, *args)`` (the whole
 request: read it, call the server, write the answer), ``read_body(environ,
-limit)`` and ``wait_disconnect(environ)``.
+limit)`` and ``wait_disconnect(environ)``.  Sync drivers (``threading``)
+provide the reference's keys ``thread``, ``queue``, ``queue_empty``,
+``event``, ``sleep`` and ``websocket`` (our
+:class:`engineio._wsgi_websocket.WebSocket`).
 """
 __all__: list = []

@@ -1,0 +1,263 @@
+"""Our own WebSocket server connection, on the raw socket of a WSGI server.
+
+Used by the sync async modes in place of simple-websocket: the framing is
+the kernels' (:class:`FrameParser` to read, :func:`build_frame` to write,
+see :mod:`engineio._speedups`); this module only does the I/O around them:
+
+* the RFC 6455 handshake answer (``101`` with ``Sec-WebSocket-Accept``),
+  written straight to the socket, after which the WSGI server must not write
+  anything (see :meth:`WebSocket.end_response`);
+* reading: one blocking ``recv`` at a time in the request's own thread (no
+  thread of its own), ping answered with pong, the close handshake, and the
+  close codes the parser decides (1002 protocol error, 1007 invalid UTF-8,
+  1009 a message over ``max_message_size``, logged);
+* writing from any thread, serialised by one lock per connection.
+
+The raw socket comes from ``environ['werkzeug.socket']`` (werkzeug's
+development server), ``environ['gunicorn.socket']`` or
+``environ['eventlet.input'].get_socket()``.
+
+Every wait is bounded: the socket carries a timeout (the server's
+``ping_interval + ping_timeout``: a live client sends at least a PONG in
+that time), and a connection being closed is drained for at most
+:data:`CLOSE_LINGER` seconds.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import socket
+import threading
+from collections import deque
+from typing import Any, Deque, Dict, Optional, Tuple, Union
+
+from ._speedups import websocket as _ws
+
+__all__ = ['WebSocket', 'get_raw_socket', 'handshake_error', 'accept_key',
+           'CLOSE_LINGER']
+
+_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+#: seconds a closing connection is drained (for the peer's close frame and
+#: the end of its data) before the socket is let go
+CLOSE_LINGER = 2.0
+_RECV_SIZE = 65536
+
+_OP_TEXT = _ws.OP_TEXT
+_OP_BINARY = _ws.OP_BINARY
+_OP_CLOSE = _ws.OP_CLOSE
+_OP_PING = _ws.OP_PING
+_build_frame = _ws.build_frame
+
+
+def accept_key(key: str) -> str:
+    """``Sec-WebSocket-Accept`` for the client's ``Sec-WebSocket-Key``."""
+    return base64.b64encode(hashlib.sha1(
+        key.encode('ascii') + _GUID).digest()).decode('ascii')
+
+
+def get_raw_socket(environ: Dict[str, Any]) -> Tuple[Optional[Any], str]:
+    """``(socket, mode)``: the connection's raw socket and the server kind
+    that exposed it (``'werkzeug'``, ``'gunicorn'``, ``'eventlet'``), or
+    ``(None, '')`` when the WSGI server gives no access to it."""
+    sock = environ.get('werkzeug.socket')
+    if sock is not None:
+        return sock, 'werkzeug'
+    sock = environ.get('gunicorn.socket')
+    if sock is not None:
+        return sock, 'gunicorn'
+    wsgi_input = environ.get('eventlet.input')
+    if wsgi_input is not None and hasattr(wsgi_input, 'get_socket'):
+        return wsgi_input.get_socket(), 'eventlet'
+    return None, ''
+
+
+def handshake_error(environ: Dict[str, Any]) -> Optional[str]:
+    """Why this request is not a valid RFC 6455 opening handshake (None:
+    it is).  ``Upgrade: websocket`` was already checked by the core."""
+    key = environ.get('HTTP_SEC_WEBSOCKET_KEY', '')
+    try:
+        if len(base64.b64decode(key.encode('ascii'), validate=True)) != 16:
+            return 'bad Sec-WebSocket-Key'
+    except (ValueError, UnicodeEncodeError):
+        return 'bad Sec-WebSocket-Key'
+    if environ.get('HTTP_SEC_WEBSOCKET_VERSION', '').strip() != '13':
+        return 'unsupported Sec-WebSocket-Version'
+    if 'upgrade' not in environ.get('HTTP_CONNECTION', '').lower():
+        return 'Connection header without upgrade'
+    return None
+
+
+class WebSocket:
+    """One accepted server-side WebSocket connection.
+
+    ``wait()`` returns the next message (str for text, bytes for binary) or
+    None once the connection is over; ``send(data)`` writes one message from
+    any thread; ``close(code)`` starts the closing handshake.  A plain class:
+    python-socketio's admin UI wraps ``send`` and ``wait`` on the instance.
+    ``ws_id`` is the core's id for this WebSocket.
+    """
+
+    def __init__(self, sock: Any, mode: str, ws_id: int,
+                 max_message_size: Optional[int], timeout: Optional[float],
+                 logger: Any = None, sid: str = '') -> None:
+        self.sock = sock
+        self.mode = mode
+        self.ws_id = ws_id
+        self.sid = sid
+        self.logger = logger or logging.getLogger('engineio.server')
+        self.timeout = timeout
+        self._parser = _ws.FrameParser(max_message_size, require_mask=True)
+        self._pending: Deque[Tuple[int, Any]] = deque()
+        self._write_lock = threading.Lock()
+        # (code, reason) of a protocol violation, once the messages that
+        # preceded it are delivered
+        self._failure: Optional[Tuple[int, str]] = None
+        self.close_sent = False
+        self.closed = False
+
+    # -- opening ----------------------------------------------------------
+
+    def accept(self, environ: Dict[str, Any]) -> None:
+        """Write the ``101 Switching Protocols`` answer.  Raises OSError
+        when the client is gone."""
+        key = environ['HTTP_SEC_WEBSOCKET_KEY']
+        response = ('HTTP/1.1 101 Switching Protocols\r\n'
+                    'Upgrade: websocket\r\nConnection: Upgrade\r\n'
+                    'Sec-WebSocket-Accept: %s\r\n\r\n' % accept_key(key))
+        self.sock.settimeout(self.timeout)
+        with self._write_lock:
+            self.sock.sendall(response.encode('ascii'))
+
+    # -- reading (the request thread only) --------------------------------
+
+    def wait(self) -> Union[str, bytes, None]:
+        """The next data message, or None when the connection ended (the
+        client closed it, broke the protocol, went silent or away)."""
+        pending = self._pending
+        while True:
+            while pending:
+                opcode, payload = pending.popleft()
+                if opcode == _OP_TEXT or opcode == _OP_BINARY:
+                    return payload  # type: ignore[no-any-return]
+                if opcode == _OP_PING:
+                    self._write(_build_frame(_ws.OP_PONG, payload))
+                elif opcode == _OP_CLOSE:
+                    code, _ = _ws.parse_close_payload(payload)
+                    if code == _ws.CLOSE_NO_STATUS:
+                        code = _ws.CLOSE_NORMAL
+                    self._send_close(code)
+                    self.closed = True
+                    return None
+                # a PONG: nothing to do (the Engine.IO heartbeat is in-band)
+            if self._failure is not None:
+                code, reason = self._failure
+                if code == _ws.CLOSE_TOO_BIG:
+                    self.logger.error('%s: WebSocket message over the size '
+                                      'limit: closing (1009)', self.sid)
+                else:
+                    self.logger.info('%s: WebSocket protocol error (%d): %s',
+                                     self.sid, code, reason)
+                self._send_close(code)
+                self.closed = True
+                return None
+            if self.closed:
+                return None
+            try:
+                data = self.sock.recv(_RECV_SIZE)
+            except (OSError, ValueError):  # timeout, reset, closed socket
+                self.closed = True
+                return None
+            if not data:
+                self.closed = True
+                return None
+            try:
+                pending.extend(self._parser.feed(data))
+            except _ws.WebSocketProtocolError as exc:
+                pending.extend(exc.messages)
+                self._failure = (exc.code, exc.reason)
+
+    # -- writing (any thread) ---------------------------------------------
+
+    def send(self, data: Union[str, bytes]) -> None:
+        """Write one message: a str as a text frame, bytes as binary.
+        Raises OSError when the connection is gone."""
+        if type(data) is str:
+            frame = _build_frame(_OP_TEXT, data)
+        else:
+            frame = _build_frame(_OP_BINARY, data)
+        self._write(frame)
+
+    def _write(self, frame: bytes) -> None:
+        with self._write_lock:
+            if self.close_sent:
+                raise OSError('WebSocket is closing')
+            self.sock.sendall(frame)
+
+    def _send_close(self, code: int) -> bool:
+        with self._write_lock:
+            if self.close_sent:
+                return False
+            self.close_sent = True
+            try:
+                self.sock.sendall(_build_frame(
+                    _OP_CLOSE, _ws.build_close_payload(code)))
+            except (OSError, ValueError):
+                pass
+        return True
+
+    def close(self, code: int = _ws.CLOSE_NORMAL) -> None:
+        """Start the closing handshake from the server side (any thread).
+        The reader is woken (its socket is shut for reading) so that the
+        request thread ends at once rather than at the read timeout."""
+        if self._send_close(code):
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
+    # -- ending -----------------------------------------------------------
+
+    def finish(self) -> None:
+        """Let the connection go: send our FIN, then drain what the client
+        still sends (its close frame, the rest of an oversized message) for
+        at most :data:`CLOSE_LINGER` seconds, so that closing the socket does
+        not reset the connection before the client read our close frame."""
+        sock = self.sock
+        self.closed = True
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        try:
+            sock.settimeout(CLOSE_LINGER)
+            drained = 0
+            while drained < 16 * _RECV_SIZE:
+                data = sock.recv(_RECV_SIZE)
+                if not data:
+                    break
+                drained += len(data)
+        except (OSError, ValueError):
+            pass
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def end_response(self) -> Any:
+        """What the WSGI application returns (or raises) once the WebSocket
+        is over, so that the server writes no HTTP response of its own:
+        werkzeug treats ``ConnectionError`` as a dropped connection,
+        gunicorn stops at ``StopIteration``; eventlet takes its
+        ``ALREADY_HANDLED`` marker."""
+        if self.mode == 'werkzeug':
+            raise ConnectionError('WebSocket closed')
+        if self.mode == 'gunicorn':
+            raise StopIteration()
+        if self.mode == 'eventlet':
+            try:
+                from eventlet.wsgi import ALREADY_HANDLED  # type: ignore
+                return ALREADY_HANDLED
+            except ImportError:  # pragma: no cover
+                pass
+        return []

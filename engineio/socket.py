@@ -1,0 +1,179 @@
+"""``Socket``: the sync (WSGI) glue's view of one session.
+
+An ordinary Python class on purpose: python-socketio's admin UI patches
+``handle_post_request``, ``_websocket_handler`` and ``_send_ping`` at class
+level, and :class:`engineio.Server` calls them on its request path, so such
+patches take effect.  The protocol state lives in the wrapped core session
+(:class:`engineio._sansio.Session`); this class holds only what threads
+need: the event a held poll waits on and the current WebSocket with its
+ordered outbox.
+
+Threads: a held GET waits in its own request thread; a WebSocket is read
+by its request thread; writes to the WebSocket come from any thread and are
+serialised by the connection's write lock.  Frames are appended to
+``_outbox`` while the server's core lock is held (so they keep the core's
+order) and written after it is released by whichever thread gets the
+outbox's flush lock first.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Deque, Optional, Union
+
+from ._sansio import responses as _responses
+from ._sansio.session import OPEN, UPGRADED
+
+__all__ = ['Socket']
+
+
+class Socket:
+    """One Engine.IO session as python-socketio sees it.
+
+    ``sid``; ``session`` (the user's dict for ``get_session``);
+    ``upgraded``, ``connected`` and ``closed`` with the reference's
+    meanings; ``core_session`` is the protocol state.
+    """
+
+    def __init__(self, server: Any, core_session: Any) -> None:
+        self.server = server
+        self.core_session = core_session
+        self.sid = core_session.sid
+        #: the user session (``get_session`` / ``save_session``)
+        self.session: Any = {}
+        # the event the held GET waits on (set by ACTION_WAKE_POLL)
+        self._poll_event: Optional[threading.Event] = None
+        # the POST body ticket of the request being handled
+        self._post_ticket: Any = None
+        # the current WebSocket (None: none) and the frames / close codes
+        # (int) waiting for it, appended under the server's core lock
+        self._ws: Any = None
+        self._outbox: Deque[Union[str, bytes, int]] = deque()
+        self._flush_lock = threading.Lock()
+        # set once the disconnect handler ran (or the session was refused)
+        self._closed = False
+
+    @property
+    def upgraded(self) -> bool:
+        """True once the session is on WebSocket."""
+        return self.core_session.upgrade_state == UPGRADED
+
+    @property
+    def connected(self) -> bool:
+        """True once accepted by the ``connect`` handler, until closed."""
+        return self.core_session.state == OPEN
+
+    @property
+    def closed(self) -> bool:
+        """True once the session ended and its disconnect handler ran."""
+        return self._closed
+
+    # -- the methods python-socketio patches ------------------------------
+
+    def handle_post_request(self, environ: Any) -> Any:
+        """Read this POST's body (at most the size limit plus one byte,
+        honouring ``Content-Length``) and hand it to the core.  Returns the
+        core's response (a 400 when the client went away mid-body)."""
+        server = self.server
+        ticket = self._post_ticket
+        self._post_ticket = None
+        body = server._read_body(environ, ticket.limit + 1)
+        core = server._core
+        if body is None:
+            server._call_core(core.post_aborted, ticket)
+            return _responses.error_response(_responses.BAD_REQUEST,
+                                             ticket.cors)
+        return server._call_core(core.receive_post, ticket, body,
+                                 server._now())
+
+    def _websocket_handler(self, ws: Any) -> None:
+        """Run WebSocket ``ws`` (already accepted) to its end in this
+        request thread: one ``ws.wait()`` per message, nothing spawned per
+        message."""
+        server = self.server
+        core = server._core
+        session = self.core_session
+        ws_id = ws.ws_id
+        call_core = server._call_core
+        now = server._now
+        self._ws = ws
+        try:
+            call_core(core.websocket_open, session, ws_id)
+            while True:
+                data = ws.wait()
+                if data is None:
+                    break
+                call_core(core.websocket_message, session, ws_id, data,
+                          now())
+        finally:
+            call_core(core.websocket_closed, session, ws_id)
+            if self._ws is ws:
+                self._ws = None
+
+    def _send_ping(self) -> None:
+        """Hook run after the server sent this session a PING.
+
+        The core sends pings itself; the server calls this only when it was
+        patched (python-socketio's admin UI reports sockets here), so an
+        unpatched server spends nothing per ping."""
+
+    # -- the reference's other socket methods -----------------------------
+
+    def send(self, pkt: Any) -> None:
+        """Send a ``packet.Packet`` to this client."""
+        self.server.send_packet(self.sid, pkt)
+
+    def close(self, wait: bool = True, abort: bool = False,
+              reason: Optional[str] = None) -> None:
+        """Disconnect this client (``server disconnect``)."""
+        self.server.disconnect(self.sid)
+
+    # -- called by the server (core lock held: no I/O) --------------------
+
+    def _queue_ws(self, frames: Any) -> bool:
+        """Queue frames for the WebSocket; False when the outbox overflowed
+        (the client is not reading: the caller closes the session)."""
+        outbox = self._outbox
+        outbox.extend(frames)
+        if len(outbox) > self.server.config.max_queued_packets:
+            outbox.clear()
+            return False
+        return True
+
+    def _queue_ws_close(self, ws_id: int, code: int) -> None:
+        ws = self._ws
+        if ws is not None and ws.ws_id == ws_id:
+            self._outbox.append(code)
+
+    # -- called by the server (no lock held) ------------------------------
+
+    def _flush_ws(self) -> None:
+        """Write what the outbox holds, in order.  A thread that finds the
+        flush lock taken leaves the work to its holder, which loops until
+        the outbox is empty."""
+        outbox = self._outbox
+        while outbox:
+            if not self._flush_lock.acquire(blocking=False):
+                return
+            try:
+                while outbox:
+                    item = outbox.popleft()
+                    ws = self._ws
+                    if ws is None:
+                        outbox.clear()
+                        break
+                    if type(item) is int:
+                        ws.close(item)
+                        continue
+                    try:
+                        ws.send(item)
+                    except (OSError, ValueError):
+                        # the reader will see the connection end
+                        outbox.clear()
+            finally:
+                self._flush_lock.release()
+
+    def _wake_poll(self) -> None:
+        event = self._poll_event
+        if event is not None:
+            event.set()
