@@ -3,6 +3,7 @@
 #                .venv-pypy: PyPy 3.9, pure), the npm peers, Debian's pypy3
 #   make test    the suite three times: compiled, ENGINEIO_NO_EXTENSIONS=1, PyPy
 #   make bench   kernels: compiled vs pure vs python-engineio 4.15.1, side by side
+#   make bench-e2e  servers under load: ours compiled/pure, the reference, Node
 #   make demo    the main job (see README)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PYPY_VENV := .venv-pypy
 REF_VENV := .venv-ref
 PYTEST_ARGS ?=
 
-.PHONY: setup build test test-compiled test-pure test-pypy demo bench bench-compare bench-save clean
+.PHONY: setup build test test-compiled test-pure test-pypy demo bench bench-e2e bench-compare bench-save clean
 
 setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed
 
@@ -61,6 +62,11 @@ bench: setup build $(REF_VENV)/.installed
 
 # regression mode, not part of `make test`: fails when a benchmark's fastest
 # round is >30% slower than bench/baseline/ (compare on a quiet machine)
+# end-to-end load (bench/e2e/README.md): compiled, pure, python-engineio 4.15.1
+# and Node's engine.io under one Node load generator; ~5.5 min, uses both CPUs
+bench-e2e: setup build $(REF_VENV)/.installed tests/js/node_modules/.installed
+	$(PY) -m bench.e2e $(BENCH_ARGS)
+
 bench-compare: setup build
 	$(PY) -m bench --compare $(BENCH_ARGS)
 
