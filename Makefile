@@ -1,10 +1,11 @@
 # The newcomer's path: `make demo` and `make test` set up everything they need.
 #   make setup   the virtual environments (.venv: CPython with the compiled kernels,
 #                .venv-pypy: PyPy 3.9, pure), the npm peers, Debian's pypy3
+#                and chromium
 #   make test    the suite three times: compiled, ENGINEIO_NO_EXTENSIONS=1, PyPy
 #   make bench   kernels: compiled vs pure vs python-engineio 4.15.1, side by side
 #   make bench-e2e  servers under load: ours compiled/pure, the reference, Node
-#   make demo    the main job (see README)
+#   make demo    the demo server at http://127.0.0.1:5000 (see README)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,9 +14,13 @@ PYPY_VENV := .venv-pypy
 REF_VENV := .venv-ref
 PYTEST_ARGS ?=
 
-.PHONY: setup build test test-compiled test-pure test-pypy demo bench bench-e2e bench-compare bench-save clean
+.PHONY: setup chromium codec-demo build test test-compiled test-pure test-pypy demo bench bench-e2e bench-compare bench-save clean
 
-setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed
+setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed chromium
+
+# Debian's Chromium, for the browser test of the demo page (tests/test_demo.py)
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,7 +54,12 @@ test-pure:
 test-pypy:
 	$(PYPY_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# The demo server (examples/demo) on uvicorn at http://127.0.0.1:5000, compiled.
 demo: setup build
+	$(PY) -m examples.demo.server $(DEMO_ARGS)
+
+# A tour of the codec with compiled vs pure timings (the first demo).
+codec-demo: setup build
 	$(PY) -m bench.codec_demo
 
 # python-engineio 4.15.1 in its own environment, for `make bench` to compare with
