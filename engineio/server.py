@@ -20,12 +20,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from io import BytesIO as _BytesIO
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import packet
 from ._sansio import (ACTION_DISCONNECT, ACTION_MESSAGE, ACTION_WAKE_POLL,
                       ACTION_WS_CLOSE, ACTION_WS_SEND, AcceptWebSocket,
-                      Handshake, HoldPoll, ReadBody, headers_from_environ)
+                      Handshake, HoldPoll, ReadBody, request_from_environ)
 from ._sansio import responses as _responses
 from ._wsgi_websocket import get_raw_socket, handshake_error
 from .base_server import BaseServer
@@ -37,6 +38,7 @@ _MESSAGE = packet.MESSAGE
 _Packet = packet.Packet
 _monotonic = time.monotonic
 _INF = float('inf')
+_NO_ACTIONS: Tuple[Tuple[int, Any, Any], ...] = ()
 # compared with the class attribute at each ping: a patched hook is run
 _ORIGINAL_SEND_PING = Socket._send_ping
 # extra seconds a held poll waits beyond the heartbeat before giving up on
@@ -67,6 +69,11 @@ class Server(BaseServer):
         # for any deadline, -INF while it is not waiting (no notify needed)
         self._service_when = -_INF
         self._service_thread: Optional[threading.Thread] = None
+        # ``Deadlines.pushes`` when the service thread last read the next
+        # deadline: while it is unchanged, no deadline moved earlier and a
+        # drain need not look (most requests set no deadline)
+        self._deadlines = self._core.deadlines
+        self._service_pushes = 0
         self._shut_down = False
         # cached: per-packet logging only when someone listens
         self._debug = self.logger.isEnabledFor(logging.DEBUG)
@@ -128,15 +135,17 @@ class Server(BaseServer):
                        start_response: Callable[..., Any]) -> Any:
         """The WSGI entry point: answer one Engine.IO request."""
         core = self._core
+        request = request_from_environ(environ)  # parsing needs no lock
         outcome: Any
-        with self._lock:
-            outcome = core.handle_request(
-                environ.get('REQUEST_METHOD', 'GET'),
-                environ.get('QUERY_STRING', ''),
-                headers_from_environ(environ),
-                environ.get('wsgi.url_scheme', 'http'), environ,
-                _monotonic())
+        lock = self._lock
+        # acquire/release rather than ``with``: half the cost, on the path
+        # every request takes
+        lock.acquire()
+        try:
+            outcome = core.handle_parsed(request, _monotonic())
             actions = self._drain()
+        finally:
+            lock.release()
         if actions:
             self._perform(actions)
         kind = type(outcome)
@@ -207,14 +216,18 @@ class Server(BaseServer):
             self._perform(actions)
         return result
 
-    def _drain(self) -> List[Tuple[int, Any, Any]]:
+    def _drain(self) -> Sequence[Tuple[int, Any, Any]]:
         """Take the core's actions (lock held).  WebSocket frames and
         closes go to the socket's outbox here, so that they keep the core's
         order whatever thread writes them; the service thread is told when
         the next deadline moved earlier."""
         core = self._core
-        actions = core.drain()
-        if actions:
+        if not core.actions:
+            # the usual case, without calling core.drain(); the empty list
+            # stays the core's (it appends to it), so hand back a constant
+            actions: Sequence[Tuple[int, Any, Any]] = _NO_ACTIONS
+        else:
+            actions = core.drain()
             kept: List[Tuple[int, Any, Any]] = []
             while actions:
                 for action in actions:
@@ -230,16 +243,28 @@ class Server(BaseServer):
                     kept.append(action)
                 actions = core.drain()  # an overflow may have closed one
             actions = kept
-        if self._service_when != -_INF:
-            deadline = core.next_deadline()
-            if deadline is not None and deadline < self._service_when:
-                self._service_cond.notify()
-        elif self._service_thread is None and core.sessions and \
-                not self._shut_down:
-            self._start_service()
+        if self._deadlines.pushes != self._service_pushes:
+            self._check_service()
         return actions
 
-    def _perform(self, actions: List[Tuple[int, Any, Any]]) -> None:
+    def _check_service(self) -> None:
+        """A deadline was set since the service thread last read the next
+        one (lock held): start the thread at the first deadline, or wake it
+        when the next deadline is now earlier than the one it sleeps
+        toward."""
+        if self._service_thread is None:
+            if not self._shut_down:
+                self._start_service()
+            return
+        when = self._service_when
+        if when == -_INF:
+            return  # running: it reads the next deadline before it sleeps
+        self._service_pushes = self._deadlines.pushes
+        deadline = self._core.next_deadline()
+        if deadline is not None and deadline < when:
+            self._service_cond.notify()
+
+    def _perform(self, actions: Sequence[Tuple[int, Any, Any]]) -> None:
         """Perform drained actions (no lock held)."""
         handlers = self.handlers
         flushed = None
@@ -358,6 +383,16 @@ class Server(BaseServer):
             to_read = limit
         else:
             return b''  # no length, no terminated stream: no body (WSGI)
+        if type(wsgi_input) is _BytesIO:
+            # already in memory (test clients, servers that buffer bodies):
+            # it cannot stall, so no socket timeout and no read loop
+            try:
+                body = wsgi_input.read(to_read)
+            except ValueError:  # closed
+                return None
+            if length >= 0 and len(body) < to_read:
+                return None  # Content-Length promised more
+            return body
         sock: Any
         sock, _ = get_raw_socket(environ)
         restore = False
@@ -443,6 +478,7 @@ class Server(BaseServer):
                     if self._shut_down:
                         self._service_when = -_INF
                         return
+                    self._service_pushes = self._deadlines.pushes
                     deadline = core.next_deadline()
                     now = _monotonic()
                     if deadline is not None and deadline <= now:

@@ -18,6 +18,7 @@ outbox's flush lock first.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any, Deque, Optional, Union
 
@@ -25,6 +26,8 @@ from ._sansio import responses as _responses
 from ._sansio.session import OPEN, UPGRADED
 
 __all__ = ['Socket']
+
+_monotonic = time.monotonic
 
 
 class Socket:
@@ -83,8 +86,18 @@ class Socket:
             server._call_core(core.post_aborted, ticket)
             return _responses.error_response(_responses.BAD_REQUEST,
                                              ticket.cors)
-        return server._call_core(core.receive_post, ticket, body,
-                                 server._now())
+        # server._call_core(core.receive_post, ...) spelled out, with
+        # acquire/release rather than ``with``: this runs for every POST
+        lock = server._lock
+        lock.acquire()
+        try:
+            response = core.receive_post(ticket, body, _monotonic())
+            actions = server._drain()
+        finally:
+            lock.release()
+        if actions:
+            server._perform(actions)
+        return response
 
     def _websocket_handler(self, ws: Any) -> None:
         """Run WebSocket ``ws`` (already accepted) to its end in this

@@ -7,8 +7,9 @@ import pytest
 from engineio import packet
 from engineio._sansio import (AcceptWebSocket, Handshake, Response,
                               ServerConfig, ServerCore, sid_cookie)
-from engineio._sansio.requests import (headers_from_asgi,
-                                       headers_from_environ, parse_query)
+from engineio._sansio.requests import (Request, headers_from_asgi,
+                                       headers_from_environ, parse_query,
+                                       parse_request, request_from_environ)
 from engineio._sansio.session import OPEN
 
 HOST = {'host': 'example.com'}
@@ -83,6 +84,37 @@ def test_headers_from_environ_and_asgi():
     assert headers_from_asgi([(b'Origin', b'http://a'), (b'a', b'1'),
                               (b'a', b'2')]) == {'origin': 'http://a',
                                                  'a': '1, 2'}
+
+
+@pytest.mark.parametrize('query', [
+    '', 'EIO=4&transport=polling&sid=abc', 'sid=x&sid=y&EIO=4',
+    'a=1&&b=2&', '&sid&sid=abc', '=x&&=y', 'j=12&b64', 'j=&transport',
+    's%69d=a+b&transport=polling', 'sid=&sid=z', 'EIO=4&t=Nx1&sid=a=b',
+])
+@pytest.mark.parametrize('headers', [
+    {}, {'HTTP_ORIGIN': 'http://a', 'HTTP_HOST': 'a', 'CONTENT_LENGTH': '6',
+         'CONTENT_TYPE': 'text/plain', 'HTTP_ACCEPT_ENCODING': 'gzip'},
+    {'HTTP_UPGRADE': 'WebSocket', 'HTTP_X_FORWARDED_PROTO': 'https',
+     'HTTP_X_FORWARDED_HOST': 'b',
+     'HTTP_ACCESS_CONTROL_REQUEST_HEADERS': 'x-a'},
+    {'HTTP_ORIGIN': '', 'HTTP_UPGRADE': '', 'CONTENT_LENGTH': '',
+     'HTTP_HOST': ''},
+])
+def test_request_from_environ_is_parse_request_of_its_headers(query,
+                                                              headers):
+    environ = dict(headers, REQUEST_METHOD='post', QUERY_STRING=query)
+    direct = request_from_environ(environ)
+    mapped = parse_request('post', query, headers_from_environ(environ),
+                           'http', environ)
+    for name in Request.__slots__:
+        assert getattr(direct, name) == getattr(mapped, name), name
+    assert parse_query(query) == direct.query
+
+
+def test_request_from_environ_defaults():
+    request = request_from_environ({})
+    assert (request.method, request.scheme, request.query) == \
+        ('GET', 'http', {})
 
 
 # -- the validation table ----------------------------------------------------

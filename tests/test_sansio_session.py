@@ -331,6 +331,24 @@ def test_deadlines_lazy_heap():
     assert d.next_deadline() is None and len(d) == 0
 
 
+def test_deadlines_pushes_count_only_what_can_move_the_next_one_earlier():
+    class Owner:
+        def __init__(self):
+            self.timer_due = [None, None]
+            self.timer_queued = [None, None]
+    d = Deadlines()
+    a, b = Owner(), Owner()
+    d.set(a, 0, 10.0)
+    d.set(b, 0, 20.0)
+    assert d.pushes == 2
+    d.set(a, 0, 30.0)  # later: rewritten in place
+    d.cancel(b, 0)
+    assert d.next_deadline() == 30.0  # re-pushes a, as it settles
+    assert d.pushes == 2
+    d.set(a, 0, 5.0)  # earlier: pushed
+    assert d.pushes == 3 and d.next_deadline() == 5.0
+
+
 # -- upgrade -----------------------------------------------------------------
 
 def upgrade(core, c, now=0.0):

@@ -14,6 +14,7 @@ import pytest
 
 import engineio
 from engineio import packet
+from engineio import server as server_module
 from engineio.socket import Socket
 
 TIMEOUT = 10
@@ -360,6 +361,64 @@ def test_post_cut_short_by_the_client(eio, events):
     body = b''.join(eio.handle_request(environ, recorder))
     assert recorder.status.startswith('400')
     assert json.loads(body)['code'] == 3
+    assert events.disconnects == [(sid, 'transport error')]
+
+
+class TrickleInput:
+    """A ``wsgi.input`` that is not a BytesIO and gives at most two bytes
+    per read (a socket stream), optionally over a fake raw socket."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def read(self, size=-1):
+        chunk = self.data[:min(size, 2)]
+        self.data = self.data[len(chunk):]
+        return chunk
+
+
+class FakeSocket:
+    def __init__(self):
+        self.timeouts = []
+
+    def gettimeout(self):
+        return None
+
+    def settimeout(self, value):
+        self.timeouts.append(value)
+
+
+def test_post_body_read_from_a_stream(eio, events):
+    # a stream that is not in memory: read in a loop, under a socket timeout
+    sid = open_session(eio)['sid']
+    sock = FakeSocket()
+    status, _, body = call(eio.handle_request, 'POST', sid_query(sid),
+                           body=b'4hello', headers={
+                               'wsgi.input': TrickleInput(b'4hello'),
+                               'werkzeug.socket': sock})
+    assert (status, body) == (200, b'ok')
+    wait_for(lambda: events.messages == [(sid, 'hello')])
+    assert sock.timeouts == [server_module._BODY_TIMEOUT, None]
+
+
+def test_post_cut_short_on_a_stream(eio, events):
+    sid = open_session(eio)['sid']
+    environ = environ_for('POST', sid_query(sid), body=b'4abc', headers={
+        'wsgi.input': TrickleInput(b'4abc')})
+    environ['CONTENT_LENGTH'] = '100'  # promised, never sent
+    recorder = Recorder()
+    body = b''.join(eio.handle_request(environ, recorder))
+    assert recorder.status.startswith('400')
+    assert events.disconnects == [(sid, 'transport error')]
+
+
+def test_post_on_a_closed_bytesio(eio, events):
+    sid = open_session(eio)['sid']
+    environ = environ_for('POST', sid_query(sid), body=b'4abc')
+    environ['wsgi.input'].close()
+    recorder = Recorder()
+    b''.join(eio.handle_request(environ, recorder))
+    assert recorder.status.startswith('400')
     assert events.disconnects == [(sid, 'transport error')]
 
 

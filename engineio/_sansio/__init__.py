@@ -22,8 +22,10 @@ session, (ws_id, code))``.  Times are the glue's monotonic clock, passed as
 
 **A sync (WSGI) server** keeps one lock around every core call and drains
 the actions inside it.  ``handle_request(environ)`` calls
+``core.handle_parsed(request_from_environ(environ), now)`` (the same as
 ``core.handle_request(method, QUERY_STRING, headers_from_environ(environ),
-scheme, environ, now)``: a ``Response`` is written as is; ``Handshake`` runs
+scheme, environ, now)``, without the header mapping): a ``Response`` is
+written as is; ``Handshake`` runs
 the ``connect`` handler outside the lock and calls ``finish_handshake``;
 ``ReadBody`` reads ``wsgi.input`` up to ``limit + 1`` bytes and calls
 ``receive_post``; ``HoldPoll`` waits on an event kept in ``session.glue``
@@ -61,7 +63,7 @@ from .cookies import sid_cookie
 from .cors import CorsPolicy
 from .heartbeat import Deadlines
 from .requests import (Request, headers_from_asgi, headers_from_environ,
-                       parse_request)
+                       parse_request, request_from_environ)
 from .responses import Response
 from .server import (ACTION_DISCONNECT, ACTION_MESSAGE, ACTION_WAKE_POLL,
                      ACTION_WS_CLOSE, ACTION_WS_SEND, CLIENT_DISCONNECT,
@@ -73,7 +75,8 @@ from .session import Session
 __all__ = [
     'ServerConfig', 'ServerCore', 'Session', 'Request', 'Response',
     'Handshake', 'ReadBody', 'HoldPoll', 'AcceptWebSocket', 'Deadlines',
-    'CorsPolicy', 'sid_cookie', 'parse_request', 'headers_from_environ',
+    'CorsPolicy', 'sid_cookie', 'parse_request', 'request_from_environ',
+    'headers_from_environ',
     'headers_from_asgi', 'ACTION_MESSAGE', 'ACTION_DISCONNECT',
     'ACTION_WAKE_POLL', 'ACTION_WS_SEND', 'ACTION_WS_CLOSE',
     'SERVER_DISCONNECT', 'CLIENT_DISCONNECT', 'PING_TIMEOUT',

@@ -104,7 +104,7 @@ class CorsPolicy:
         if request.method == 'OPTIONS':
             headers.append(('Access-Control-Allow-Methods',
                             'OPTIONS, GET, POST'))
-        requested = request.headers.get('access-control-request-headers')
+        requested = request.cors_request_headers
         if requested:
             headers.append(('Access-Control-Allow-Headers', requested))
         if self._credentials:
@@ -113,13 +113,12 @@ class CorsPolicy:
 
 
 def _same_origins(request: Request) -> List[str]:
-    headers = request.headers
-    host = headers.get('host')
+    host = request.host
     if host is None:
         return []
     origins = [request.scheme + '://' + host]
-    forwarded_proto = headers.get('x-forwarded-proto')
-    forwarded_host = headers.get('x-forwarded-host')
+    forwarded_proto = request.forwarded_proto
+    forwarded_host = request.forwarded_host
     if forwarded_proto is not None or forwarded_host is not None:
         scheme = (forwarded_proto or request.scheme).split(',')[0].strip()
         host = (forwarded_host or host).split(',')[0].strip()

@@ -33,12 +33,17 @@ class Deadlines:
     holds the server lock).
     """
 
-    __slots__ = ('_heap', '_sequence')
+    __slots__ = ('_heap', '_sequence', 'pushes')
 
     def __init__(self) -> None:
         self._heap: List[Tuple[float, int, Any, int]] = []
         # breaks ties so that owners are never compared
         self._sequence = 0
+        #: how many times :meth:`set` pushed an entry: the only way the
+        #: earliest deadline can move earlier.  A glue that remembers it can
+        #: skip :meth:`next_deadline` after the (many) calls that did not
+        #: change it.
+        self.pushes = 0
 
     def __len__(self) -> int:
         """Heap entries, stale ones included (for tests and monitoring)."""
@@ -49,6 +54,7 @@ class Deadlines:
         owner.timer_due[kind] = when
         queued = owner.timer_queued[kind]
         if queued is None or when < queued:
+            self.pushes += 1
             self._sequence += 1
             owner.timer_queued[kind] = when
             heappush(self._heap, (when, self._sequence, owner, kind))

@@ -4,6 +4,8 @@ The glue hands the core a method, the raw query string and the request
 headers as a mapping of **lower-case** names to str values
 (:func:`headers_from_environ` and :func:`headers_from_asgi` build it from
 WSGI and ASGI); :func:`parse_request` turns them into a :class:`Request`.
+:func:`request_from_environ` builds the same :class:`Request` from a WSGI
+``environ`` directly (the sync server's path: no intermediate mapping).
 Parsing never raises and never decides: a malformed value is recorded (for
 example ``jsonp_index`` is ``INVALID``) and :mod:`engineio._sansio.server`
 decides what to answer, in one ordered place.
@@ -13,14 +15,16 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 from urllib.parse import unquote_plus
 
-__all__ = ['Request', 'parse_request', 'parse_query', 'headers_from_environ',
-           'headers_from_asgi', 'INVALID', 'is_valid_header_value']
+__all__ = ['Request', 'parse_request', 'request_from_environ', 'parse_query',
+           'headers_from_environ', 'headers_from_asgi', 'INVALID',
+           'is_valid_header_value']
 
 #: marks a query value that was present but malformed (``j=abc``)
 INVALID = -1
 
-# The headers the protocol looks at, in their WSGI spelling.  Copying only
-# these keeps the WSGI conversion to a handful of dict lookups.
+# The headers the protocol looks at, in their WSGI spelling, with the name
+# of the Request attribute that holds each (request_from_environ and
+# parse_request fill them).
 _WSGI_HEADERS = (
     ('HTTP_ORIGIN', 'origin'),
     ('HTTP_HOST', 'host'),
@@ -35,7 +39,9 @@ _WSGI_HEADERS = (
 
 
 def headers_from_environ(environ: Mapping[str, Any]) -> Dict[str, str]:
-    """The headers the core reads, from a WSGI ``environ``."""
+    """The headers the core reads, from a WSGI ``environ`` (empty values
+    left out).  The sync server skips this mapping: it builds its requests
+    with :func:`request_from_environ`."""
     headers = {}
     for wsgi_name, name in _WSGI_HEADERS:
         value = environ.get(wsgi_name)
@@ -62,8 +68,8 @@ def headers_from_asgi(raw: Iterable[Tuple[bytes, bytes]]) -> Dict[str, str]:
 def parse_query(query_string: str) -> Dict[str, str]:
     """``a=1&b=2`` to a dict; the first occurrence of a name wins (as the
     reference's ``parse_qs(...)[0]``).  Percent-decoding only runs on the
-    pieces that need it, so the usual ``EIO=4&transport=polling&sid=...``
-    costs one split per parameter."""
+    pieces that need it.  (Requests whose query has nothing to decode take
+    a shorter copy of this loop in ``_new_request``.)"""
     query: Dict[str, str] = {}
     if not query_string:
         return query
@@ -94,23 +100,31 @@ def is_valid_header_value(value: str) -> bool:
 class Request:
     """One parsed request (plain attributes, no behaviour).
 
-    ``method`` upper-case; ``query`` the parsed query; ``headers`` the
-    lower-case header mapping the glue gave; ``scheme`` ``'http'`` or
-    ``'https'``; ``environ`` the opaque object the glue passes to the
+    ``method`` upper-case; ``query`` the parsed query; ``scheme`` ``'http'``
+    or ``'https'``; ``environ`` the opaque object the glue passes to the
     ``connect`` handler and to a callable ``cors_allowed_origins``.
     Derived: ``transport`` (None when absent), ``sid`` (None when absent or
     empty), ``eio`` (the raw ``EIO`` value or None), ``jsonp_index`` (None,
     an int >= 0, or ``INVALID``), ``supports_binary`` (``b64`` absent),
-    ``origin``, ``is_upgrade`` (``Upgrade: websocket``, case-insensitive).
+    ``origin`` (None when absent or empty), ``is_upgrade`` (``Upgrade:
+    websocket``, case-insensitive).
+
+    The other headers the protocol reads, as their str values or None when
+    absent: ``host``, ``accept_encoding``, ``cors_request_headers``
+    (``Access-Control-Request-Headers``), ``content_type``,
+    ``content_length``, ``forwarded_proto`` and ``forwarded_host``
+    (``X-Forwarded-Proto``/``-Host``).  They are attributes rather than a
+    mapping so that a WSGI request copies them straight from the environ.
     """
 
-    __slots__ = ('method', 'query', 'headers', 'scheme', 'environ',
-                 'transport', 'sid', 'eio', 'jsonp_index', 'supports_binary',
-                 'origin', 'is_upgrade')
+    __slots__ = ('method', 'query', 'scheme', 'environ', 'transport', 'sid',
+                 'eio', 'jsonp_index', 'supports_binary', 'origin',
+                 'is_upgrade', 'host', 'accept_encoding',
+                 'cors_request_headers', 'content_type', 'content_length',
+                 'forwarded_proto', 'forwarded_host')
 
     method: str
     query: Dict[str, str]
-    headers: Mapping[str, str]
     scheme: str
     environ: Any
     transport: Optional[str]
@@ -120,23 +134,38 @@ class Request:
     supports_binary: bool
     origin: Optional[str]
     is_upgrade: bool
+    host: Optional[str]
+    accept_encoding: Optional[str]
+    cors_request_headers: Optional[str]
+    content_type: Optional[str]
+    content_length: Optional[str]
+    forwarded_proto: Optional[str]
+    forwarded_host: Optional[str]
 
 
-def parse_request(method: str, query_string: str,
-                  headers: Mapping[str, str], scheme: str = 'http',
-                  environ: Any = None) -> Request:
-    """Parse a request; never raises for any str input."""
+def _new_request(method: str, query_string: str, scheme: str,
+                 environ: Any) -> Request:
+    # The request line's part of parse_request and request_from_environ.
     request = Request()
     request.method = method.upper()
-    query = parse_query(query_string)
-    request.query = query
-    request.headers = headers
     request.scheme = scheme
     request.environ = environ
-    request.transport = query.get('transport')
-    request.sid = query.get('sid') or None
-    request.eio = query.get('EIO')
-    j = query.get('j')
+    if '%' in query_string or '+' in query_string or not query_string:
+        query = parse_query(query_string)
+    else:
+        # parse_query's loop, inline for the usual query (nothing to
+        # percent-decode): every request runs it
+        query = {}
+        for part in query_string.split('&'):
+            name, _, value = part.partition('=')
+            if name not in query and part:
+                query[name] = value
+    request.query = query
+    get = query.get
+    request.transport = get('transport')
+    request.sid = get('sid') or None
+    request.eio = get('EIO')
+    j = get('j')
     if j is None:
         request.jsonp_index = None
     elif j.isdigit() and j.isascii() and len(j) < 10:
@@ -144,8 +173,48 @@ def parse_request(method: str, query_string: str,
     else:
         request.jsonp_index = INVALID
     request.supports_binary = 'b64' not in query
-    request.origin = headers.get('origin') or None
-    upgrade = headers.get('upgrade')
+    return request
+
+
+def parse_request(method: str, query_string: str,
+                  headers: Mapping[str, str], scheme: str = 'http',
+                  environ: Any = None) -> Request:
+    """Parse a request whose headers come as a mapping of lower-case names
+    (see the module docstring); never raises for any str input."""
+    request = _new_request(method, query_string, scheme, environ)
+    get = headers.get
+    request.origin = get('origin') or None
+    upgrade = get('upgrade')
     request.is_upgrade = upgrade is not None and \
         upgrade.lower() == 'websocket'
+    request.host = get('host')
+    request.accept_encoding = get('accept-encoding')
+    request.cors_request_headers = get('access-control-request-headers')
+    request.content_type = get('content-type')
+    request.content_length = get('content-length')
+    request.forwarded_proto = get('x-forwarded-proto')
+    request.forwarded_host = get('x-forwarded-host')
+    return request
+
+
+def request_from_environ(environ: Mapping[str, Any]) -> Request:
+    """Parse a WSGI request straight from its ``environ``: what
+    ``parse_request`` gives for ``headers_from_environ(environ)`` (empty
+    header values count as absent), without building that mapping."""
+    get = environ.get
+    request = _new_request(get('REQUEST_METHOD', 'GET'),
+                           get('QUERY_STRING', ''),
+                           get('wsgi.url_scheme', 'http'), environ)
+    request.origin = get('HTTP_ORIGIN') or None
+    upgrade = get('HTTP_UPGRADE')
+    request.is_upgrade = upgrade is not None and \
+        upgrade.lower() == 'websocket'
+    request.host = get('HTTP_HOST') or None
+    request.accept_encoding = get('HTTP_ACCEPT_ENCODING') or None
+    request.cors_request_headers = \
+        get('HTTP_ACCESS_CONTROL_REQUEST_HEADERS') or None
+    request.content_type = get('CONTENT_TYPE') or None
+    request.content_length = get('CONTENT_LENGTH') or None
+    request.forwarded_proto = get('HTTP_X_FORWARDED_PROTO') or None
+    request.forwarded_host = get('HTTP_X_FORWARDED_HOST') or None
     return request

@@ -110,8 +110,7 @@ _OK_HEADERS = [('Content-Type', 'text/html'), ('Content-Length', '2'),
 def ok_response(cors: Headers) -> Response:
     """The answer to an accepted POST: 200 ``ok`` (lower case, ``text/html``,
     as the JavaScript server sends; the reference sends ``OK``)."""
-    return Response(200, _OK_HEADERS + cors if cors else list(_OK_HEADERS),
-                    b'ok')
+    return Response(200, _OK_HEADERS + cors, b'ok')  # a new list
 
 
 def preflight_response(cors: Headers) -> Response:

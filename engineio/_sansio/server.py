@@ -95,6 +95,7 @@ _UPGRADE = _packet.UPGRADE
 _Packet = _packet.Packet
 _encode_payload = _codec.encode_payload
 _decode_packet = _codec.decode_packet
+_decode_payload = _codec.decode_payload
 _maybe_compress = _compression.maybe_compress
 
 _TEXT_PLAIN = 'text/plain; charset=UTF-8'
@@ -208,15 +209,24 @@ class ServerCore:
         included).  ``headers``: lower-case names (see
         :mod:`engineio._sansio.requests`).  Exceptions from a callable
         ``cors_allowed_origins`` propagate (an application bug)."""
-        request = parse_request(method, query_string, headers, scheme,
-                                environ)
+        return self.handle_parsed(
+            parse_request(method, query_string, headers, scheme, environ),
+            now)
+
+    def handle_parsed(self, request: Request, now: float = 0.0) -> Outcome:
+        """:meth:`handle_request` for a request already parsed (WSGI glues
+        build it with :func:`~engineio._sansio.requests.request_from_environ`).
+        """
         cors_policy = self.cors
         origin = request.origin
-        if origin is not None and not is_valid_header_value(origin):
+        if origin is None:
+            # nothing to check (and headers() gives [] when CORS is off)
+            cors = cors_policy.headers(request, True)
+        elif not is_valid_header_value(origin):
             request.origin = None  # never echoed
             return _r.error_response(_r.BAD_REQUEST,
                                      cors_policy.headers(request, False))
-        if cors_policy.enabled:
+        elif cors_policy.enabled:
             allowed = cors_policy.origin_allowed(request)
             cors = cors_policy.headers(request, allowed)
             if not allowed:
@@ -318,7 +328,7 @@ class ServerCore:
         packets = session.queue
         session.queue = []
         response = self._payload_response(
-            session, packets, cors, request.headers.get('accept-encoding'),
+            session, packets, cors, request.accept_encoding,
             request.jsonp_index)
         cookie = sid_cookie(config.cookie, session.sid)
         if cookie is not None:
@@ -365,7 +375,7 @@ class ServerCore:
             self.close(session, TRANSPORT_ERROR)
             return _r.error_response(_r.BAD_REQUEST, cors)
         session.poll_cors = cors
-        session.poll_accept_encoding = request.headers.get('accept-encoding')
+        session.poll_accept_encoding = request.accept_encoding
         session.poll_jsonp_index = request.jsonp_index
         if session.queue or session.state == CLOSING or \
                 session.upgrade_state == PROBED:
@@ -422,12 +432,11 @@ class ServerCore:
         if session.post_pending:
             self.close(session, TRANSPORT_ERROR)
             return _r.error_response(_r.BAD_REQUEST, cors)
-        headers = request.headers
-        binary = headers.get('content-type') == _OCTET_STREAM
+        binary = request.content_type == _OCTET_STREAM
         if binary and session.version == 4:
             self.close(session, TRANSPORT_ERROR)
             return _r.error_response(_r.BAD_REQUEST, cors)
-        length = headers.get('content-length')
+        length = request.content_length
         limit = self.config.max_http_buffer_size
         if length is not None:
             length = length.strip()
@@ -454,22 +463,31 @@ class ServerCore:
         if len(body) > ticket.limit:
             self.close(session, TRANSPORT_ERROR)
             return _r.too_large_response(cors)
-        decoder = _payload.Payload()
         try:
             if session.version == 4:
-                if body:
-                    decoder.decode(body)
+                # Payload().decode(body) without the Payload object; the
+                # cap is read from the class, where applications tune it
+                packets = _decode_payload(
+                    body, _payload.Payload.max_decode_packets) if body else ()
             else:
                 encoded: Union[str, bytes] = body
                 if not ticket.binary:
                     encoded = bytes(body).decode('utf-8')
+                decoder = _payload.Payload()
                 decoder.decode(encoded, version=3)
+                packets = decoder.packets
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
             logger.info('Bad payload from %s: %s', session.sid, exc)
             self.close(session, TRANSPORT_ERROR)
             return _r.error_response(_r.BAD_REQUEST, cors)
-        for pkt in decoder.packets:
-            self._on_packet(session, pkt.packet_type, pkt.data, now)
+        actions = self.actions
+        for pkt in packets:
+            packet_type = pkt.packet_type
+            if packet_type == _MESSAGE and not session.awaiting_pong:
+                # the usual packet, inline: all _on_packet would do
+                actions.append((ACTION_MESSAGE, session, pkt.data))
+                continue
+            self._on_packet(session, packet_type, pkt.data, now)
             if session.state != OPEN:
                 break
         return _r.ok_response(cors)
