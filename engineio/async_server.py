@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from inspect import isawaitable
+from types import CoroutineType
 from typing import Any, Callable, List, Optional, Set, Tuple
 
 from . import packet
@@ -43,6 +44,11 @@ class AsyncServer(BaseServer):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_when: Optional[float] = None
+        # ``Deadlines.pushes`` when _rearm last read the next deadline:
+        # while it is unchanged no deadline moved earlier, so the timer
+        # needs no look (most calls set no deadline); -1 forces a look
+        self._deadlines = self._core.deadlines
+        self._rearm_pushes = -1
         # every task we start (handlers, pings hooks, poll watchers, user
         # background tasks), kept alive here and cancelled by shutdown()
         self._tasks: Set[asyncio.Future] = set()
@@ -72,7 +78,21 @@ class AsyncServer(BaseServer):
     async def send(self, sid: str, data: Any) -> None:
         """Send ``data`` (str, bytes, or a JSON-able list/dict) to ``sid``.
         An unknown sid logs a warning."""
-        await self.send_packet(sid, _Packet(_MESSAGE, data))
+        if type(data) is not str or \
+                type(self).send_packet is not _ORIGINAL_SEND_PACKET:
+            await self.send_packet(sid, _Packet(_MESSAGE, data))
+            return
+        # send_packet without building the packet (the core encodes a str)
+        core = self._core
+        session = core.sessions.get(sid)
+        if session is None:
+            self.logger.warning('Cannot send to sid %s', sid)
+            return
+        core.send_text(session, data)
+        if core.actions:
+            calls = self._perform(True)  # self._flush() inline
+            if calls:
+                await self._run_calls(calls)
 
     async def send_packet(self, sid: str, pkt: Any) -> None:
         """Send a raw ``engineio.packet.Packet`` to ``sid``; the packet's
@@ -150,8 +170,9 @@ class AsyncServer(BaseServer):
         tasks = [t for t in self._tasks if not t.done()]
         for socket in list(self.sockets.values()):
             outbox = socket._outbox
-            if outbox is not None and not outbox.task.done():
-                tasks.append(outbox.task)
+            task = outbox.task if outbox is not None else None
+            if task is not None and not task.done():
+                tasks.append(task)
         current = asyncio.current_task()
         tasks = [t for t in tasks if t is not current]
         for task in tasks:
@@ -257,26 +278,30 @@ class AsyncServer(BaseServer):
     async def _flush(self) -> None:
         """Perform the core's pending actions; await the handlers they
         call (message handlers become tasks when ``async_handlers``)."""
-        calls = self._perform()
+        calls = self._perform(True)
         if calls:
             await self._run_calls(calls)
 
     def _perform_in_background(self) -> None:
         """Perform pending actions from a sync context (the timer): handler
         calls, if any, run in one task."""
-        calls = self._perform()
+        calls = self._perform(False)
         if calls:
             self._track(asyncio.ensure_future(self._run_calls(calls)))
 
-    def _perform(self) -> Optional[List[Tuple[int, Any, Any]]]:
+    def _perform(self, inline: bool) -> Optional[List[Tuple[int, Any, Any]]]:
+        """Perform the core's pending actions but the handler calls, which
+        are returned.  ``inline``: called from a task, so WebSocket frames
+        may be written at once (else a writer task writes them)."""
         core = self._core
         calls: Optional[List[Tuple[int, Any, Any]]] = None
-        actions = core.drain()
+        actions = core.actions
         while actions:
+            core.actions = []
             for action in actions:
                 kind, session, argument = action
                 if kind == ACTION_WS_SEND:
-                    session.glue._ws_send(argument)
+                    session.glue._ws_send(argument, inline)
                 elif kind == ACTION_MESSAGE or kind == ACTION_DISCONNECT:
                     if calls is None:
                         calls = [action]
@@ -285,9 +310,11 @@ class AsyncServer(BaseServer):
                 elif kind == ACTION_WAKE_POLL:
                     session.glue._wake_poll(False)
                 elif kind == ACTION_WS_CLOSE:
-                    session.glue._ws_close(*argument)
-            actions = core.drain()  # a full outbox may have closed one
-        self._rearm()
+                    ws_id, code = argument
+                    session.glue._ws_close(ws_id, code, inline)
+            actions = core.actions  # a full outbox may have closed one
+        if self._deadlines.pushes != self._rearm_pushes:
+            self._rearm()
         return calls
 
     async def _run_calls(self, calls: List[Tuple[int, Any, Any]]) -> None:
@@ -304,9 +331,18 @@ class AsyncServer(BaseServer):
                     self._track(asyncio.ensure_future(
                         self._call_handler('message', handler, sid,
                                            argument)))
-                else:
-                    await self._call_handler('message', handler, sid,
-                                             argument)
+                    continue
+                # _call_handler inline: no coroutine frame per message
+                try:
+                    result = handler(sid, argument)
+                    if result is not None and (
+                            type(result) is CoroutineType or
+                            isawaitable(result)):
+                        await result
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self.logger.exception('message handler error')
             else:
                 await self._call_disconnect(session.glue, argument)
 
@@ -348,6 +384,10 @@ class AsyncServer(BaseServer):
     def _rearm(self) -> None:
         """Point the one timer at the core's next deadline (only ever moved
         earlier here; a late-firing timer re-arms itself)."""
+        pushes = self._deadlines.pushes
+        if pushes == self._rearm_pushes:
+            return
+        self._rearm_pushes = pushes
         deadline = self._core.next_deadline()
         if deadline is None or self._shut_down:
             return
@@ -364,6 +404,7 @@ class AsyncServer(BaseServer):
 
     def _on_timer(self) -> None:
         self._timer = self._timer_when = None
+        self._rearm_pushes = -1
         assert self._loop is not None
         pinged = self._core.expire(self._loop.time())
         if pinged and AsyncSocket._send_ping is not _ORIGINAL_SEND_PING:
@@ -378,6 +419,9 @@ class AsyncServer(BaseServer):
         return task
 
 
+
+
+_ORIGINAL_SEND_PACKET = AsyncServer.send_packet
 
 
 class _SessionContext:

@@ -12,59 +12,129 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Deque, Optional, Union
+from types import CoroutineType
+from typing import Any, Deque, Generator, Optional, Union
 
 from ._sansio.session import OPEN, UPGRADED
 
 __all__ = ['AsyncSocket']
 
 
-class _Outbox:
-    """Frames waiting for one WebSocket, written in order by one task.
+class _Resume:
+    """Awaitable that finishes a coroutine already stepped once (it yielded
+    ``yielded``), forwarding what the awaiting task sends or throws."""
 
-    One writer task per open WebSocket (idle, it waits on a future: no
-    timer), so that packets produced anywhere (another client's handler, the
-    heartbeat timer) reach the socket without a task per packet.  The queue
-    is bounded by the server's ``max_queued_packets``: a client that stops
-    reading is disconnected with ``transport error`` rather than let the
-    server buffer without bound.  An ``int`` in the queue is a close code:
-    the writer sends the close and stops.
+    __slots__ = ('coro', 'yielded')
+
+    def __init__(self, coro: Any, yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self.coro
+        value = self.yielded
+        self.coro = self.yielded = None
+        while True:
+            try:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    coro.close()
+                    raise
+                except BaseException as exc:
+                    value = coro.throw(exc)
+                else:
+                    value = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+class _Outbox:
+    """Frames waiting for one WebSocket, written in order.
+
+    No task while idle: a frame produced when no write is pending is written
+    at once by the producer (the ASGI ``send`` coroutine is stepped
+    synchronously; servers complete it without suspending unless the
+    transport is paused).  A write that does suspend is finished by a task,
+    which then writes what queued behind it and ends.  So producers never
+    wait for a client, and frames keep their order.  The queue is bounded
+    by the server's ``max_queued_packets``: a client that stops reading is
+    disconnected with ``transport error`` rather than let the server buffer
+    without bound.  An ``int`` in the queue is a close code: it is written
+    last.
     """
 
-    __slots__ = ('ws', 'queue', 'waiter', 'task', 'closing')
+    __slots__ = ('ws', 'queue', 'task', 'closing', 'done')
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.queue: Deque[Union[str, bytes, int]] = deque()
-        self.waiter: Optional[asyncio.Future] = None
+        #: the task finishing a suspended write (None: no write pending)
+        self.task: Optional[asyncio.Future] = None
+        #: a close code was queued (nothing is queued after it)
         self.closing = False
-        self.task = asyncio.ensure_future(self._run())
+        #: closed or failed: nothing more is written
+        self.done = False
 
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def _run(self) -> None:
+    def flush(self, inline: bool) -> None:
+        """Write what is queued: at once when ``inline`` (called from a
+        task) and no write is pending, else in the writer task."""
+        if self.task is not None or self.done or not self.queue:
+            return
+        if not inline:
+            self.task = asyncio.ensure_future(self._drain(None, None))
+            return
         queue = self.queue
         ws = self.ws
-        loop = asyncio.get_running_loop()
+        while queue:
+            item = queue.popleft()
+            if type(item) is int:
+                self.done = True
+                coro = ws.close(item)
+            else:
+                coro = ws.send(item)
+            if type(coro) is not CoroutineType:
+                # an awaitable that cannot be stepped (a patched send)
+                self.task = asyncio.ensure_future(self._drain(coro, _AWAIT))
+                return
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                continue
+            except Exception:  # the peer went away: the reader will notice
+                self.done = True
+                queue.clear()
+                return
+            # suspended (e.g. the transport is paused): a task finishes it
+            self.task = asyncio.ensure_future(self._drain(coro, yielded))
+            return
+
+    async def _drain(self, coro: Any, yielded: Any) -> None:
+        queue = self.queue
+        ws = self.ws
         try:
-            while True:
-                while queue:
-                    item = queue.popleft()
-                    if type(item) is int:
-                        await ws.close(item)
-                        return
-                    await ws.send(item)
-                self.waiter = loop.create_future()
-                await self.waiter
+            if coro is not None:
+                if yielded is _AWAIT:
+                    await coro
+                else:
+                    await _Resume(coro, yielded)
+            while queue and not self.done:
+                item = queue.popleft()
+                if type(item) is int:
+                    self.done = True
+                    await ws.close(item)
+                    return
+                await ws.send(item)
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away: the reader will notice
+            self.done = True
             queue.clear()
+        finally:
+            self.task = None
+
+
+_AWAIT = object()
 
 
 class AsyncSocket:
@@ -133,8 +203,11 @@ class AsyncSocket:
         ws_id = ws.ws_id
         outbox = self._outbox = _Outbox(ws)
         limit = server.max_http_buffer_size
-        loop_time = server._now
+        server._now()  # sets server._loop
+        loop_time = server._loop.time
         flush = server._flush
+        perform = server._perform
+        run_calls = server._run_calls
         try:
             core.websocket_open(session, ws_id)
             await flush()
@@ -150,25 +223,30 @@ class AsyncSocket:
                     server.logger.error(
                         'WebSocket message of %s over the %d byte limit: '
                         'closing (1009)', self.sid, limit)
+                    outbox.closing = True
                     outbox.queue.append(1009)
-                    outbox.wake()
+                    outbox.flush(True)
                     break
                 core.websocket_message(session, ws_id, data, loop_time())
                 if core.actions:
-                    await flush()
+                    # server._flush() inline: one coroutine less per message
+                    calls = perform(True)
+                    if calls:
+                        await run_calls(calls)
         finally:
             core.websocket_closed(session, ws_id)
             if self._outbox is outbox:
                 self._outbox = None
             task = outbox.task
-            if outbox.queue and type(outbox.queue[-1]) is int and \
-                    not task.done():
+            if task is not None and outbox.closing and not task.done():
                 # let the close frame go out (ASGI sends do not block long)
                 try:
                     await asyncio.wait_for(asyncio.shield(task), 5)
                 except (asyncio.TimeoutError, Exception):
                     pass
-            task.cancel()
+            task = outbox.task
+            if task is not None:
+                task.cancel()
             await flush()
 
     async def _send_ping(self) -> None:
@@ -191,7 +269,7 @@ class AsyncSocket:
 
     # -- called by the server's action loop (sync) ------------------------
 
-    def _ws_send(self, frames: Any) -> None:
+    def _ws_send(self, frames: Any, inline: bool = False) -> None:
         outbox = self._outbox
         if outbox is None:
             return
@@ -202,15 +280,16 @@ class AsyncSocket:
             self.server.logger.warning(
                 'WebSocket output of %s is full: closing', self.sid)
             self.server._core.transport_error(self.core_session)
-        outbox.wake()
+            return
+        outbox.flush(inline)
 
-    def _ws_close(self, ws_id: int, code: int) -> None:
+    def _ws_close(self, ws_id: int, code: int, inline: bool = False) -> None:
         outbox = self._outbox
         if outbox is None or outbox.ws.ws_id != ws_id or outbox.closing:
             return
         outbox.closing = True
         outbox.queue.append(code)
-        outbox.wake()
+        outbox.flush(inline)
 
     def _wake_poll(self, aborted: bool) -> None:
         waiter = self._poll_waiter

@@ -704,3 +704,75 @@ def test_lifespan_failure_and_passthrough():
         await Connection(app, {'type': 'lifespan'}).start().finished()
     run(main())
     assert seen == ['lifespan']
+
+
+def _gated_ws_app(**options):
+    """An echo server whose ASGI ``send`` suspends on '4slow' until the
+    returned gate is released (a paused transport)."""
+    eio, app, seen = echo_server(async_handlers=False, **options)
+    sent = []
+    gate = {}
+
+    async def send(event):
+        if event.get('text') == '4slow':
+            gate['future'] = asyncio.get_running_loop().create_future()
+            await gate['future']
+        sent.append(event)
+    return eio, app, seen, send, sent, gate
+
+
+def test_websocket_write_that_suspends_is_finished_in_order_by_a_task():
+    eio, app, seen, send, sent, gate = _gated_ws_app()
+
+    async def main():
+        inbox = asyncio.Queue()
+        for message in ({'type': 'websocket.connect'},
+                        {'type': 'websocket.receive', 'text': '4slow'},
+                        {'type': 'websocket.receive', 'text': '4a'},
+                        {'type': 'websocket.receive', 'text': '4b'}):
+            inbox.put_nowait(message)
+        task = asyncio.ensure_future(app(ws_scope('EIO=4&transport=websocket'),
+                                         inbox.get, send))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        # the handlers did not wait for the stuck write; nothing overtook it
+        assert inbox.empty() and 'future' in gate
+        assert [e.get('text', '')[:1] for e in sent] == ['', '0']
+        (socket,) = eio.sockets.values()
+        assert list(socket._outbox.queue) == ['4a', '4b']
+        gate['future'].set_result(None)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert [e.get('text') for e in sent[2:]] == ['4slow', '4a', '4b']
+        assert socket._outbox.task is None  # idle again: writes go inline
+        inbox.put_nowait({'type': 'websocket.receive', 'text': '4c'})
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert sent[-1]['text'] == '4c'
+        inbox.put_nowait({'type': 'websocket.disconnect', 'code': 1000})
+        await asyncio.wait_for(task, 5)
+        assert [r for _, r in seen['disconnect']] == ['transport close']
+    run(main())
+
+
+def test_websocket_stuck_writer_overflows_to_transport_error():
+    eio, app, seen, send, sent, gate = _gated_ws_app(max_queued_packets=3)
+
+    async def main():
+        inbox = asyncio.Queue()
+        inbox.put_nowait({'type': 'websocket.connect'})
+        inbox.put_nowait({'type': 'websocket.receive', 'text': '4slow'})
+        for i in range(5):
+            inbox.put_nowait({'type': 'websocket.receive', 'text': '4%d' % i})
+        task = asyncio.ensure_future(app(ws_scope('EIO=4&transport=websocket'),
+                                         inbox.get, send))
+        for _ in range(30):
+            await asyncio.sleep(0)
+        assert [r for _, r in seen['disconnect']] == ['transport error']
+        gate['future'].set_result(None)
+        inbox.put_nowait({'type': 'websocket.disconnect', 'code': 1000})
+        await asyncio.wait_for(task, 5)
+        # the stuck frame, then the close: the overflowed frames are dropped
+        assert sent[-2:] == [{'type': 'websocket.send', 'text': '4slow'},
+                             {'type': 'websocket.close', 'code': 1000}]
+    run(main())

@@ -555,6 +555,18 @@ class ServerCore:
             return False
         return self._send(session, pkt)
 
+    def send_text(self, session: Session, data: str) -> bool:
+        """:meth:`send_packet` of ``Packet(MESSAGE, data)`` for a str
+        ``data``; the packet is not built when the frame goes straight to
+        an open WebSocket (its encoding is ``'4' + data``)."""
+        if session.state == OPEN and session.ws_open and \
+                session.transport == WEBSOCKET:
+            self.actions.append((ACTION_WS_SEND, session, ['4' + data]))
+            return True
+        if session.state > OPEN:
+            return False
+        return self._send(session, _Packet(_MESSAGE, data))
+
     def send(self, sid: str, pkt: Any) -> bool:
         """:meth:`send_packet` by sid; False for an unknown sid."""
         session = self.sessions.get(sid)
