@@ -7,25 +7,20 @@ official ``engine.io-client`` in Node.  Skipped where uvicorn is not
 installed (PyPy); the Node part fails under ``CI`` when Node or
 ``tests/js/node_modules`` is missing, else skips.
 """
-import http.client
 import importlib.util
 import json
-import os
-import shutil
 import socket
-import subprocess
 import threading
 
 import pytest
 
 from tests.asgi_helpers import OP_BINARY, OP_CLOSE, OP_TEXT, RawWebSocket
+from tests.loopback import TIMEOUT, js_client_echo, open_session, request
 
 uvicorn = pytest.importorskip('uvicorn')
 
 import engineio  # noqa: E402
 
-TIMEOUT = 10
-JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'js')
 
 
 def _ws_implementation():
@@ -97,23 +92,6 @@ def server(tmp_path_factory):
         uv.should_exit = True
         thread.join(TIMEOUT)
         listener.close()
-
-
-def request(port, method, target, body=None, headers=None):
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=TIMEOUT)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
-
-
-def open_session(port):
-    status, _, body = request(port, 'GET',
-                              '/engine.io/?EIO=4&transport=polling')
-    assert status == 200 and body[:1] == b'0'
-    return json.loads(body[1:])['sid']
 
 
 def test_handshake_and_polling_echo(server):
@@ -238,36 +216,10 @@ def test_websocket_refused_for_unknown_sid(server):
         ws.close()
 
 
-def _node():
-    node = shutil.which('node')
-    missing = None
-    if node is None:
-        missing = 'Node.js is not on PATH'
-    elif not os.path.isdir(os.path.join(JS_DIR, 'node_modules',
-                                        'engine.io-client')):
-        missing = 'tests/js/node_modules/engine.io-client is not installed'
-    if missing:
-        if os.environ.get('CI'):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return node
-
-
 @pytest.mark.parametrize('mode', ['polling', 'websocket', 'upgrade'])
 def test_official_js_client(server, mode):
-    node = _node()
     port, events = server
-    result = subprocess.run(
-        [node, os.path.join(JS_DIR, 'asgi_client.js'),
-         'http://127.0.0.1:%d' % port, mode],
-        cwd=JS_DIR, capture_output=True, timeout=TIMEOUT + 5)
-    output = json.loads(result.stdout.decode().strip().splitlines()[-1])
-    assert 'error' not in output, (output, result.stderr)
-    assert output['transport'] == ('polling' if mode == 'polling'
-                                   else 'websocket')
-    assert output['upgraded'] == (mode == 'upgrade')
-    assert output['echoes'] == [{'text': 'hello \u00e9\U0001F600'},
-                                {'binary': [0, 1, 2, 255]}]
+    output = js_client_echo(port, mode)
     # engine.io-client sends "1" over polling; over WebSocket it just
     # closes the connection (as the JavaScript server also reports)
     assert events.wait_disconnect(output['sid']) == (

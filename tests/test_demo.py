@@ -7,7 +7,6 @@ the WebSocket transport and the server's kernels.  Under ``CI`` a missing
 Node, ``tests/js/node_modules`` or Chromium is a failure (``make setup``
 installs them); elsewhere those tests skip.
 """
-import http.client
 import json
 import os
 import shutil
@@ -17,20 +16,13 @@ import threading
 
 import pytest
 
+from tests.loopback import (JS_DIR, TIMEOUT, js_client_echo, node,
+                            open_session, request, require)
+
 uvicorn = pytest.importorskip('uvicorn')
 
 from engineio import _speedups  # noqa: E402
 from examples.demo import server as demo  # noqa: E402
-
-TIMEOUT = 10
-JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'js')
-
-
-def require(condition, what):
-    if not condition:
-        if os.environ.get('CI'):
-            pytest.fail('%s is missing (make setup installs it)' % what)
-        pytest.skip('%s is not installed' % what)
 
 
 @pytest.fixture(scope='module')
@@ -56,62 +48,34 @@ def port():
         listener.close()
 
 
-def get(port, target, method='GET', body=None):
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=TIMEOUT)
-    try:
-        conn.request(method, target, body=body)
-        response = conn.getresponse()
-        return response.status, response.getheader('Content-Type'), \
-            response.read()
-    finally:
-        conn.close()
-
-
 def test_page_and_client_script(port):
-    status, content_type, body = get(port, '/')
-    assert status == 200 and content_type.startswith('text/html')
+    status, headers, body = request(port, 'GET', '/')
+    assert status == 200 and headers['content-type'].startswith('text/html')
     assert b'<title>Engine.IO demo</title>' in body
     require(os.path.exists(demo.CLIENT_JS), 'tests/js/node_modules')
-    status, content_type, body = get(port, '/engine.io.js')
-    assert status == 200 and 'javascript' in content_type
+    status, headers, body = request(port, 'GET', '/engine.io.js')
+    assert status == 200 and 'javascript' in headers['content-type']
     assert len(body) > 1000
 
 
 def test_info_over_polling(port):
-    status, _, body = get(port, '/engine.io/?EIO=4&transport=polling')
-    assert status == 200
-    sid = json.loads(body[1:])['sid']
-    query = '/engine.io/?EIO=4&transport=polling&sid=' + sid
-    assert get(port, query, 'POST', b'4info?')[:1] == (200,)
-    status, _, body = get(port, query)
+    query = '/engine.io/?EIO=4&transport=polling&sid=' + open_session(port)
+    assert request(port, 'POST', query, b'4info?')[0] == 200
+    status, _, body = request(port, 'GET', query)
     info = json.loads(body.decode()[1:])
     assert info['implementation'] == _speedups.IMPLEMENTATION
 
 
 def test_javascript_client_upgrades_and_echoes(port):
-    node = shutil.which('node')
-    require(node and os.path.isdir(os.path.join(JS_DIR, 'node_modules')),
-            'Node.js with tests/js/node_modules')
-    result = subprocess.run(
-        [node, os.path.join(JS_DIR, 'asgi_client.js'),
-         'http://127.0.0.1:%d' % port, 'upgrade'],
-        cwd=JS_DIR, capture_output=True, text=True, timeout=30)
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert 'error' not in outcome, outcome
-    assert outcome['transport'] == 'websocket' and outcome['upgraded']
-    assert outcome['echoes'] == [{'text': 'hello é😀'},
-                                 {'binary': [0, 1, 2, 255]}]
+    js_client_echo(port, 'upgrade')
 
 
 def test_chromium_shows_it_working(port):
     chromium = shutil.which('chromium')
     require(chromium, 'chromium (Debian package)')
-    node = shutil.which('node')
-    require(node and os.path.isdir(os.path.join(JS_DIR, 'node_modules',
-                                                'playwright-core')),
-            'Node.js with tests/js/node_modules')
+    require(os.path.exists(demo.CLIENT_JS), 'tests/js/node_modules')
     result = subprocess.run(
-        [node, os.path.join(JS_DIR, 'browser_page.js'),
+        [node('playwright-core'), os.path.join(JS_DIR, 'browser_page.js'),
          'http://127.0.0.1:%d/' % port, chromium],
         cwd=JS_DIR, capture_output=True, text=True, timeout=60)
     lines = result.stdout.strip().splitlines()

@@ -8,25 +8,21 @@ takes any server URL).  Skipped where werkzeug is not installed; the Node
 part fails under ``CI`` when Node or ``tests/js/node_modules`` is missing,
 else skips.
 """
-import http.client
 import json
 import os
-import shutil
 import socket
-import subprocess
 import threading
 
 import pytest
 
 from engineio._speedups import websocket as ws_kernel
 from tests.asgi_helpers import OP_BINARY, OP_CLOSE, OP_TEXT, RawWebSocket
+from tests.loopback import TIMEOUT, js_client_echo, open_session, request
 
 serving = pytest.importorskip('werkzeug.serving')
 
 import engineio  # noqa: E402
 
-TIMEOUT = 10
-JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'js')
 OP_PING, OP_PONG = 9, 10
 
 
@@ -86,23 +82,6 @@ def server(tmp_path_factory):
         thread.join(TIMEOUT)
         httpd.server_close()
         eio.shutdown()
-
-
-def request(port, method, target, body=None, headers=None):
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=TIMEOUT)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
-
-
-def open_session(port):
-    status, _, body = request(port, 'GET',
-                              '/engine.io/?EIO=4&transport=polling')
-    assert status == 200 and body[:1] == b'0'
-    return json.loads(body[1:])['sid']
 
 
 def polling(sid):
@@ -317,35 +296,9 @@ def test_websocket_client_vanishes(server):
 
 # -- the official JavaScript client ---------------------------------------
 
-def _node():
-    node = shutil.which('node')
-    missing = None
-    if node is None:
-        missing = 'Node.js is not on PATH'
-    elif not os.path.isdir(os.path.join(JS_DIR, 'node_modules',
-                                        'engine.io-client')):
-        missing = 'tests/js/node_modules/engine.io-client is not installed'
-    if missing:
-        if os.environ.get('CI'):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return node
-
-
 @pytest.mark.parametrize('mode', ['polling', 'websocket', 'upgrade'])
 def test_official_js_client(server, mode):
-    node = _node()
     port, events, _ = server
-    result = subprocess.run(
-        [node, os.path.join(JS_DIR, 'asgi_client.js'),
-         'http://127.0.0.1:%d' % port, mode],
-        cwd=JS_DIR, capture_output=True, timeout=TIMEOUT + 5)
-    output = json.loads(result.stdout.decode().strip().splitlines()[-1])
-    assert 'error' not in output, (output, result.stderr)
-    assert output['transport'] == ('polling' if mode == 'polling'
-                                   else 'websocket')
-    assert output['upgraded'] == (mode == 'upgrade')
-    assert output['echoes'] == [{'text': 'hello \u00e9\U0001F600'},
-                                {'binary': [0, 1, 2, 255]}]
+    output = js_client_echo(port, mode)
     assert events.wait_disconnect(output['sid']) == (
         'client disconnect' if mode == 'polling' else 'transport close')
