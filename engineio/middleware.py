@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Optional
 
+from ._sansio.requests import endpoint_prefix, is_endpoint
 from .static_files import get_static_file
 
 __all__ = ['WSGIApp', 'Middleware']
@@ -40,11 +41,7 @@ class WSGIApp:
                  engineio_path: str = 'engine.io') -> None:
         self.engineio_app = engineio_app
         self.wsgi_app = wsgi_app
-        if not engineio_path.startswith('/'):
-            engineio_path = '/' + engineio_path
-        if not engineio_path.endswith('/'):
-            engineio_path += '/'
-        self.engineio_path = engineio_path
+        self.engineio_path = endpoint_prefix(engineio_path)
         self.static_files = static_files or {}
 
     def __call__(self, environ: Dict[str, Any],
@@ -53,7 +50,7 @@ class WSGIApp:
             environ['eventlet.input'] = _SocketInput(
                 environ['gunicorn.socket'])
         path = environ.get('PATH_INFO') or '/'
-        if path.startswith(self.engineio_path):
+        if is_endpoint(path, self.engineio_path):
             return self.engineio_app.handle_request(environ, start_response)
         if self.static_files:
             static_file = get_static_file(path, self.static_files)

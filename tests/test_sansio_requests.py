@@ -443,3 +443,17 @@ def test_no_compression_when_disabled():
                                    http_compression=False))
     _, r = connect(core, headers={'accept-encoding': 'gzip'})
     assert r.header('Content-Encoding') is None and r.body.startswith(b'0{')
+
+
+def test_endpoint_routing():
+    from engineio._sansio.requests import endpoint_prefix, is_endpoint
+    assert endpoint_prefix('engine.io') == '/engine.io/'
+    assert endpoint_prefix('/socket.io/') == '/socket.io/'
+    assert endpoint_prefix(None) is None
+    prefix = endpoint_prefix('engine.io')
+    assert is_endpoint('/engine.io/', prefix)
+    assert is_endpoint('/engine.io', prefix)
+    assert is_endpoint('/engine.io/x', prefix)
+    assert not is_endpoint('/engine.iox', prefix)
+    assert not is_endpoint('/', prefix)
+    assert is_endpoint('/anything', None)

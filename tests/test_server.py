@@ -679,6 +679,10 @@ def test_wsgi_app_not_found_and_custom_path(eio):
     assert call(app, path='/engine.io/')[0] == 404
     status, headers, body = call(app, path='/custom/')
     assert status == 200 and body.startswith(b'0{')
+    # without the trailing slash it is the same endpoint (as in ASGIApp)
+    status, headers, body = call(app, path='/custom')
+    assert status == 200 and body.startswith(b'0{')
+    assert call(app, path='/customer/')[0] == 404
     status, headers, body = call(app, path='/x')
     assert (status, body) == (404, b'Not Found')
     assert headers['Content-Type'] == 'text/plain'

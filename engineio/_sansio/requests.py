@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 __all__ = ['Request', 'parse_request', 'request_from_environ', 'parse_query',
            'headers_from_environ', 'headers_from_asgi', 'INVALID',
-           'is_valid_header_value']
+           'is_valid_header_value', 'endpoint_prefix', 'is_endpoint']
 
 #: marks a query value that was present but malformed (``j=abc``)
 INVALID = -1
@@ -36,6 +36,29 @@ _WSGI_HEADERS = (
     ('HTTP_X_FORWARDED_PROTO', 'x-forwarded-proto'),
     ('HTTP_X_FORWARDED_HOST', 'x-forwarded-host'),
 )
+
+
+def endpoint_prefix(engineio_path: Optional[str]) -> Optional[str]:
+    """``engineio_path`` as the WSGIApp/ASGIApp option gives it, normalised
+    to a leading and a trailing ``/`` (``None``, for ASGIApp: every path)."""
+    if engineio_path is None:
+        return None
+    if not engineio_path.startswith('/'):
+        engineio_path = '/' + engineio_path
+    if not engineio_path.endswith('/'):
+        engineio_path += '/'
+    return engineio_path
+
+
+def is_endpoint(path: str, prefix: Optional[str]) -> bool:
+    """Whether request ``path`` goes to Engine.IO: it is under ``prefix``,
+    with or without the trailing slash (``/engine.io`` is the endpoint
+    too); a ``None`` prefix takes every path."""
+    if prefix is None:
+        return True
+    if not path.endswith('/'):
+        path += '/'
+    return path.startswith(prefix)
 
 
 def headers_from_environ(environ: Mapping[str, Any]) -> Dict[str, str]:

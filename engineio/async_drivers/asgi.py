@@ -19,6 +19,7 @@ from inspect import isawaitable
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._sansio import AcceptWebSocket, headers_from_environ
+from .._sansio.requests import endpoint_prefix, is_endpoint
 from ..static_files import get_static_file
 
 __all__ = ['ASGIApp', 'translate_request', 'read_body', 'wait_disconnect',
@@ -49,24 +50,13 @@ class ASGIApp:
                  on_shutdown: Optional[Callable[[], Any]] = None) -> None:
         self.engineio_server = engineio_server
         self.other_asgi_app = other_asgi_app
-        self.engineio_path = engineio_path
-        if engineio_path is not None:
-            if not engineio_path.startswith('/'):
-                engineio_path = '/' + engineio_path
-            if not engineio_path.endswith('/'):
-                engineio_path += '/'
-            self.engineio_path = engineio_path
+        self.engineio_path = endpoint_prefix(engineio_path)
         self.static_files = static_files or {}
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
 
     def _is_engineio(self, path: str) -> bool:
-        prefix = self.engineio_path
-        if prefix is None:
-            return True
-        if not path.endswith('/'):
-            path += '/'
-        return path.startswith(prefix)
+        return is_endpoint(path, self.engineio_path)
 
     async def __call__(self, scope: Dict[str, Any], receive: Any,
                        send: Any) -> None:
