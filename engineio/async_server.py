@@ -231,9 +231,7 @@ class AsyncServer(BaseServer):
         outcome = self._core.finish_handshake(session, result, failed,
                                               self._now())
         if not isinstance(outcome, AcceptWebSocket) and outcome.status != 200:
-            socket._closed = True
-            if self.sockets.get(sid) is socket:
-                del self.sockets[sid]
+            self._forget_socket(socket)
         return outcome
 
     async def _hold_poll(self, session: Any, environ: Any) -> Any:
@@ -375,9 +373,7 @@ class AsyncServer(BaseServer):
         except Exception:
             self.logger.exception('disconnect handler error')
         finally:
-            socket._closed = True
-            if self.sockets.get(sid) is socket:
-                del self.sockets[sid]
+            self._forget_socket(socket)
 
     # -- the one timer ----------------------------------------------------
 

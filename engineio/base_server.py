@@ -169,6 +169,15 @@ class BaseServer:
         """A new random 20-character session id."""
         return self._core.generate_id()
 
+    def _forget_socket(self, socket: Any) -> None:
+        # A session that ended (or whose handshake was refused): closed for
+        # get_session & co., and out of ``sockets`` unless a newer socket
+        # already took its sid.
+        sid = socket.sid
+        socket._closed = True
+        if self.sockets.get(sid) is socket:
+            del self.sockets[sid]
+
     def _get_socket(self, sid: str) -> Any:
         """The socket of ``sid`` (python-socketio's admin UI reads it).
 

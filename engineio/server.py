@@ -313,9 +313,7 @@ class Server(BaseServer):
         except Exception:
             self.logger.exception('disconnect handler error')
         finally:
-            socket._closed = True
-            if self.sockets.get(sid) is socket:
-                del self.sockets[sid]
+            self._forget_socket(socket)
 
     def _handshake(self, session: Any, environ: Any) -> Any:
         socket = Socket(self, session)
@@ -336,9 +334,7 @@ class Server(BaseServer):
                 session, result, failed, _monotonic())
             actions = self._drain()
         if type(outcome) is not AcceptWebSocket and outcome.status != 200:
-            socket._closed = True
-            if self.sockets.get(sid) is socket:
-                del self.sockets[sid]
+            self._forget_socket(socket)
         if actions:
             self._perform(actions)
         return outcome
