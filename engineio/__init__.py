@@ -9,5 +9,10 @@ from .async_server import AsyncServer
 from .middleware import Middleware, WSGIApp
 from .server import Server
 
+try:  # None without tornado, as in python-engineio
+    from .async_drivers.tornado import get_tornado_handler
+except ImportError:
+    get_tornado_handler = None  # type: ignore[assignment]
+
 __all__ = ['__version__', 'Server', 'WSGIApp', 'Middleware', 'AsyncServer',
-           'ASGIApp']
+           'ASGIApp', 'get_tornado_handler']
