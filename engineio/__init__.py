@@ -4,8 +4,10 @@ A drop-in replacement for python-engineio 4.x: ``import engineio``.
 """
 from . import exceptions, json, packet, payload  # noqa: F401
 from ._version import __version__
+from .async_client import AsyncClient
 from .async_drivers.asgi import ASGIApp
 from .async_server import AsyncServer
+from .client import Client
 from .middleware import Middleware, WSGIApp
 from .server import Server
 
@@ -14,5 +16,5 @@ try:  # None without tornado, as in python-engineio
 except ImportError:
     get_tornado_handler = None  # type: ignore[assignment]
 
-__all__ = ['__version__', 'Server', 'WSGIApp', 'Middleware', 'AsyncServer',
-           'ASGIApp', 'get_tornado_handler']
+__all__ = ['__version__', 'Server', 'WSGIApp', 'Middleware', 'Client',
+           'AsyncServer', 'ASGIApp', 'get_tornado_handler', 'AsyncClient']

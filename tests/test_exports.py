@@ -67,3 +67,71 @@ def test_classes_are_plain_and_reachable_by_their_module():
         assert type(cls) is type
     assert packet.Packet.__module__ == 'engineio.packet'
     assert payload.Payload.__module__ == 'engineio.payload'
+
+
+# -- the clients (REFERENCE.md §1.6), read from python-engineio 4.15.1 ------
+
+REFERENCE_CLIENT_INIT = ("(logger=False, json=None, request_timeout=5, "
+                         "http_session=None, ssl_verify=True, "
+                         "handle_sigint=True, websocket_extra_options=None, "
+                         "timestamp_requests=True)")
+# method: (signature, coroutine in AsyncClient)
+REFERENCE_CLIENT_METHODS = {
+    'connect': ("(self, url, headers=None, transports=None, "
+                "engineio_path='engine.io')", True),
+    'wait': ('(self)', True),
+    'send': ('(self, data)', True),
+    'disconnect': ('(self, abort=False, reason=None)', True),
+    'start_background_task': ('(self, target, *args, **kwargs)', False),
+    'sleep': ('(self, seconds=0)', True),
+    'create_queue': ('(self, *args, **kwargs)', False),
+    'get_queue_empty_exception': ('(self)', False),
+    'create_event': ('(self, *args, **kwargs)', False),
+    'transport': ('(self)', False),
+    'on': ('(self, event, handler=None)', False),
+    'is_asyncio_based': ('(self)', False),
+}
+
+
+def bare_signature(obj):
+    """The signature without annotations: names, kinds and defaults."""
+    sig = inspect.signature(obj)
+    return str(sig.replace(
+        parameters=[p.replace(annotation=inspect.Parameter.empty)
+                    for p in sig.parameters.values()],
+        return_annotation=inspect.Signature.empty))
+
+
+def test_package_exports_the_clients():
+    assert {'Client', 'AsyncClient'} <= set(engineio.__all__)
+    from engineio import async_client, client
+    assert engineio.Client is client.Client
+    assert engineio.AsyncClient is async_client.AsyncClient
+
+
+def test_client_signatures():
+    for cls in (engineio.Client, engineio.AsyncClient):
+        assert bare_signature(cls) == REFERENCE_CLIENT_INIT
+        for name, (expected, coroutine) in REFERENCE_CLIENT_METHODS.items():
+            method = getattr(cls, name)
+            if cls is engineio.AsyncClient and name == 'create_event':
+                expected = '(self)'  # asyncio.Event() takes no arguments
+            assert bare_signature(method) == expected, (cls, name)
+            assert inspect.iscoroutinefunction(method) == (
+                coroutine and cls is engineio.AsyncClient), (cls, name)
+        assert cls.reason.CLIENT_DISCONNECT == 'client disconnect'
+        assert cls.reason.SERVER_DISCONNECT == 'server disconnect'
+        assert cls.reason.TRANSPORT_ERROR == 'transport error'
+        assert cls.event_names == ['connect', 'disconnect', 'message']
+
+
+def test_client_attributes_python_socketio_reads():
+    client = engineio.Client(handle_sigint=False)
+    for name in ('state', 'sid', 'transports', 'upgrades', 'ping_interval',
+                 'ping_timeout', 'current_transport', 'base_url', 'http',
+                 'ws', 'queue', 'handlers', 'read_loop_task',
+                 'write_loop_task'):
+        assert hasattr(client, name), name
+    assert client.state == 'disconnected' and client.transport() is None
+    assert client.is_asyncio_based() is False
+    assert engineio.AsyncClient(handle_sigint=False).is_asyncio_based()

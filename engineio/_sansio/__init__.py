@@ -10,6 +10,8 @@ and performs what comes out.  Modules:
 * :mod:`.session`: one session's state (:class:`Session`, state constants).
 * :mod:`.heartbeat`: :class:`Deadlines`, every session's deadlines in a heap.
 * :mod:`.server`: :class:`ServerCore`, where every protocol decision is made.
+* :mod:`.client`: :class:`ClientCore`, the client side (handshake, packets,
+  heartbeat deadline, upgrade, the one disconnect), for both clients.
 
 Calls into :class:`ServerCore` return an *outcome* for the request at hand
 (:class:`Response`, :class:`Handshake`, :class:`ReadBody`, :class:`HoldPoll`,
