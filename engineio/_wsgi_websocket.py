@@ -14,8 +14,19 @@ see :mod:`engineio._speedups`); this module only does the I/O around them:
 * writing from any thread, serialised by one lock per connection.
 
 The raw socket comes from ``environ['werkzeug.socket']`` (werkzeug's
-development server), ``environ['gunicorn.socket']`` or
-``environ['eventlet.input'].get_socket()``.
+development server), ``environ['gunicorn.socket']`` (gunicorn's sync,
+gthread and gevent workers), ``environ['eventlet.input'].get_socket()``
+(eventlet's WSGI server), ``environ['engineio.raw_socket']`` (gevent's
+pywsgi with :class:`engineio.async_drivers.gevent.WebSocketHandler`),
+``environ['gunicorn.sock']`` (gunicorn's ``gevent_pywsgi`` worker), or,
+failing those, from plain gevent pywsgi's request stream.
+
+Blocking is the socket's: under eventlet or gevent the raw socket is a
+green one, so a wait parks the green thread, not the process.  The one
+blocking lock (a connection's write lock, held across ``sendall``) comes
+from :attr:`WebSocket.lock_class`, which the eventlet and gevent drivers
+replace with their own so that a writer waiting for it yields to the hub
+even when the standard library is not monkey-patched.
 
 Every wait is bounded: the socket carries a timeout (the server's
 ``ping_interval + ping_timeout``: a live client sends at least a PONG in
@@ -34,8 +45,8 @@ from typing import Any, Deque, Dict, Optional, Tuple, Union
 
 from ._speedups import websocket as _ws
 
-__all__ = ['WebSocket', 'get_raw_socket', 'handshake_error', 'accept_key',
-           'CLOSE_LINGER']
+__all__ = ['WebSocket', 'HandshakeRefused', 'get_raw_socket',
+           'handshake_error', 'accept_key', 'CLOSE_LINGER']
 
 _GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 #: seconds a closing connection is drained (for the peer's close frame and
@@ -56,10 +67,17 @@ def accept_key(key: str) -> str:
         key.encode('ascii') + _GUID).digest()).decode('ascii')
 
 
+class HandshakeRefused(Exception):
+    """The WebSocket cannot be accepted on this request; the message says
+    why (the server answers 400 and logs it)."""
+
+
 def get_raw_socket(environ: Dict[str, Any]) -> Tuple[Optional[Any], str]:
     """``(socket, mode)``: the connection's raw socket and the server kind
-    that exposed it (``'werkzeug'``, ``'gunicorn'``, ``'eventlet'``), or
-    ``(None, '')`` when the WSGI server gives no access to it."""
+    that exposed it (``'werkzeug'``, ``'gunicorn'``, ``'eventlet'``,
+    ``'pywsgi'``), or ``(None, '')`` when the WSGI server gives no access
+    to it.  The mode decides how the request ends
+    (:meth:`WebSocket.end_response`)."""
     sock = environ.get('werkzeug.socket')
     if sock is not None:
         return sock, 'werkzeug'
@@ -69,6 +87,18 @@ def get_raw_socket(environ: Dict[str, Any]) -> Tuple[Optional[Any], str]:
     wsgi_input = environ.get('eventlet.input')
     if wsgi_input is not None and hasattr(wsgi_input, 'get_socket'):
         return wsgi_input.get_socket(), 'eventlet'
+    sock = environ.get('engineio.raw_socket')
+    if sock is None:
+        # gunicorn's gevent_pywsgi worker names it differently
+        sock = environ.get('gunicorn.sock')
+    if sock is None and environ.get('SERVER_SOFTWARE', '').startswith(
+            'gevent'):
+        # plain gevent pywsgi: an upgrade request's ``wsgi.input`` is the
+        # connection's buffered reader, whose raw stream holds the socket
+        raw = getattr(environ.get('wsgi.input'), 'raw', None)
+        sock = getattr(raw, '_sock', None)
+    if sock is not None:
+        return sock, 'pywsgi'
     return None, ''
 
 
@@ -98,6 +128,26 @@ class WebSocket:
     ``ws_id`` is the core's id for this WebSocket.
     """
 
+    #: the write lock's type; an async driver puts its own here
+    lock_class: Any = threading.Lock
+
+    @classmethod
+    def for_request(cls, environ: Dict[str, Any], ws_id: int,
+                    max_message_size: Optional[int],
+                    timeout: Optional[float], logger: Any = None,
+                    sid: str = '') -> 'WebSocket':
+        """The connection for this WSGI request, not yet accepted.
+        Raises :class:`HandshakeRefused` when the server does not expose
+        its socket or the request is not a valid opening handshake."""
+        sock, mode = get_raw_socket(environ)
+        if sock is None:
+            raise HandshakeRefused('the WSGI server does not expose its '
+                                   'socket')
+        error = handshake_error(environ)
+        if error is not None:
+            raise HandshakeRefused(error)
+        return cls(sock, mode, ws_id, max_message_size, timeout, logger, sid)
+
     def __init__(self, sock: Any, mode: str, ws_id: int,
                  max_message_size: Optional[int], timeout: Optional[float],
                  logger: Any = None, sid: str = '') -> None:
@@ -109,7 +159,7 @@ class WebSocket:
         self.timeout = timeout
         self._parser = _ws.FrameParser(max_message_size, require_mask=True)
         self._pending: Deque[Tuple[int, Any]] = deque()
-        self._write_lock = threading.Lock()
+        self._write_lock = self.lock_class()
         # (code, reason) of a protocol violation, once the messages that
         # preceded it are delivered
         self._failure: Optional[Tuple[int, str]] = None
@@ -249,7 +299,8 @@ class WebSocket:
         is over, so that the server writes no HTTP response of its own:
         werkzeug treats ``ConnectionError`` as a dropped connection,
         gunicorn stops at ``StopIteration``; eventlet takes its
-        ``ALREADY_HANDLED`` marker."""
+        ``ALREADY_HANDLED`` marker; gevent's pywsgi writes nothing for an
+        empty answer whose ``start_response`` was never called."""
         if self.mode == 'werkzeug':
             raise ConnectionError('WebSocket closed')
         if self.mode == 'gunicorn':

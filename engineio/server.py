@@ -10,14 +10,25 @@ the core leaves, as the :mod:`engineio._sansio` docstring describes:
 * a held long poll waits on an event in its own request thread, with a
   bounded wait; a WebSocket is read in its own request thread;
 * one service thread for all sessions sleeps until ``core.next_deadline()``
-  (woken early through a condition on the same lock when a call moved the
-  deadline earlier) and runs ``core.expire``: no thread per session or ping;
+  (woken early through an event when a call moved the deadline earlier)
+  and runs ``core.expire``: no thread per session or ping;
 * ``message`` handlers run inline, or in a new thread each when
   ``async_handlers`` is set (the reference's default).
+
+"Thread" means the async mode's: an OS thread in ``threading``, a green
+thread in ``eventlet``, a greenlet in ``gevent`` and ``gevent_uwsgi``.
+Everything that waits (the held poll's event, the service task's wake-up
+event and task, a WebSocket's write lock and socket) comes from the driver,
+so that with eventlet or gevent a wait yields to the hub whether or not the
+standard library is monkey-patched.  The core lock stays a plain
+``threading.Lock``: nothing that is done while holding it can block or
+switch green threads (no I/O, no waiting), so it is never contended across
+a switch, and it is the cheapest lock there is.
 """
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from io import BytesIO as _BytesIO
@@ -28,7 +39,7 @@ from ._sansio import (ACTION_DISCONNECT, ACTION_MESSAGE, ACTION_WAKE_POLL,
                       ACTION_WS_CLOSE, ACTION_WS_SEND, AcceptWebSocket,
                       Handshake, HoldPoll, ReadBody, request_from_environ)
 from ._sansio import responses as _responses
-from ._wsgi_websocket import get_raw_socket, handshake_error
+from ._wsgi_websocket import HandshakeRefused, get_raw_socket
 from .base_server import BaseServer
 from .socket import Socket
 
@@ -56,19 +67,30 @@ class Server(BaseServer):
     ``cors_allowed_origins``, ``cors_credentials``, ``logger``, ``json``,
     ``async_handlers``, ``monitor_clients``, ``transports``), plus ours:
     ``allow_eio3``, ``upgrade_timeout``, ``close_timeout``,
-    ``max_queued_packets``.  This release implements the ``threading``
-    mode.  ``handle_request(environ, start_response)`` is the WSGI entry
-    point (or use :class:`engineio.WSGIApp`).
+    ``max_queued_packets``.  ``handle_request(environ, start_response)`` is
+    the WSGI entry point (or use :class:`engineio.WSGIApp`).
+
+    ``async_mode``: ``threading``, ``eventlet``, ``gevent`` or
+    ``gevent_uwsgi``.  Left to None, the first of eventlet, gevent_uwsgi,
+    gevent that is installed *and in charge of this process* is taken,
+    else threading: eventlet or gevent once it monkey-patched the standard
+    library, gevent_uwsgi inside a uWSGI process running its gevent loop.
+    (python-engineio takes eventlet or gevent whenever it is merely
+    installed, which breaks a threaded server in the same environment.)
+    To run eventlet's or gevent's server without monkey-patching, name the
+    mode: in threading mode, a held poll would block their hub.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock = threading.Lock()
-        self._service_cond = threading.Condition(self._lock)
+        # set to wake the service task early (a deadline moved earlier, or
+        # shutdown); cleared by the task, under the lock, before it sleeps
+        self._service_wake = self._async['event']()
         # the deadline the service thread sleeps toward: INF while it waits
-        # for any deadline, -INF while it is not waiting (no notify needed)
+        # for any deadline, -INF while it is not waiting (no wake needed)
         self._service_when = -_INF
-        self._service_thread: Optional[threading.Thread] = None
+        self._service_thread: Any = None
         # ``Deadlines.pushes`` when the service thread last read the next
         # deadline: while it is unchanged, no deadline moved earlier and a
         # drain need not look (most requests set no deadline)
@@ -77,6 +99,23 @@ class Server(BaseServer):
         self._shut_down = False
         # cached: per-packet logging only when someone listens
         self._debug = self.logger.isEnabledFor(logging.DEBUG)
+        if self._async['websocket'] is None:
+            # the mode has no WebSocket (uWSGI built without it): offer no
+            # upgrade, refuse the transport
+            self.config.upgrades_from_polling = []
+            self.config.websocket_enabled = False
+
+    def _select_async_mode(self, async_mode: Optional[str]) -> Any:
+        """With ``async_mode=None``, skip eventlet, gevent_uwsgi and gevent
+        unless they are in use in this process (see the class docstring)."""
+        if async_mode is None:
+            for mode in self.async_modes():
+                if mode == 'threading' or _mode_in_use(mode):
+                    try:
+                        return super()._select_async_mode(mode)
+                    except ValueError:  # installed, but will not import
+                        continue
+        return super()._select_async_mode(async_mode)
 
     # -- public API -------------------------------------------------------
 
@@ -192,10 +231,10 @@ class Server(BaseServer):
         held polls.  Connections are not closed: the web server does that."""
         with self._lock:
             self._shut_down = True
-            self._service_cond.notify_all()
+            self._service_wake.set()
             thread = self._service_thread
             sockets = list(self.sockets.values())
-        if thread is not None and thread is not threading.current_thread():
+        if thread is not None and not thread.is_current():
             thread.join(5)
         for socket in sockets:
             socket._wake_poll()
@@ -262,7 +301,8 @@ class Server(BaseServer):
         self._service_pushes = self._deadlines.pushes
         deadline = self._core.next_deadline()
         if deadline is not None and deadline < when:
-            self._service_cond.notify()
+            self._service_when = -_INF  # woken: no need to wake it again
+            self._service_wake.set()
 
     def _perform(self, actions: Sequence[Tuple[int, Any, Any]]) -> None:
         """Perform drained actions (no lock held)."""
@@ -344,7 +384,7 @@ class Server(BaseServer):
         The core wakes it at the next ping at the latest, and a client that
         never answers is timed out, which wakes it too."""
         socket = session.glue
-        event = threading.Event()
+        event = self._async['event']()
         with self._lock:
             if session.poll_held and not session.poll_woken:
                 socket._poll_event = event
@@ -427,22 +467,20 @@ class Server(BaseServer):
         session's WebSocket in this request thread."""
         session = outcome.session
         socket = session.glue
-        sock, mode = get_raw_socket(environ)
-        error = handshake_error(environ) if sock is not None else \
-            'the WSGI server does not expose its socket'
-        if error is not None:
-            self.logger.info('%s: WebSocket refused: %s', session.sid, error)
+        config = self.config
+        try:
+            ws = self._async['websocket'].for_request(
+                environ, outcome.ws_id, config.max_http_buffer_size,
+                config.ping_interval + config.ping_timeout, self.logger,
+                session.sid)
+        except HandshakeRefused as exc:
+            self.logger.info('%s: WebSocket refused: %s', session.sid, exc)
             self._call_core(self._core.websocket_closed, session,
                             outcome.ws_id)
             response = _responses.error_response(_responses.BAD_REQUEST,
                                                  [])
             start_response(response.status_line, response.headers)
             return [response.body]
-        config = self.config
-        ws = self._async['websocket'](
-            sock, mode, outcome.ws_id, config.max_http_buffer_size,
-            config.ping_interval + config.ping_timeout, self.logger,
-            session.sid)
         try:
             ws.accept(environ)
         except OSError:
@@ -458,33 +496,46 @@ class Server(BaseServer):
     # -- the service thread -----------------------------------------------
 
     def _start_service(self) -> None:
-        """Start the one service thread (lock held; first session)."""
-        thread = threading.Thread(target=self._service, daemon=True,
-                                  name='engineio-service')
+        """Start the one service thread (lock held; first session).
+        Starting a thread or greenlet neither blocks nor switches."""
+        thread = self._async['thread'](target=self._service)
+        thread.name = 'engineio-service'
         self._service_thread = thread
         self._service_when = _INF  # treated as waiting until it runs
         thread.start()
 
     def _service(self) -> None:
         core = self._core
-        cond = self._service_cond
+        lock = self._lock
+        wake = self._service_wake
+        pinged: Optional[List[Any]]
+        actions: Sequence[Tuple[int, Any, Any]] = _NO_ACTIONS
         while True:
-            with cond:
-                while True:
-                    if self._shut_down:
-                        self._service_when = -_INF
-                        return
-                    self._service_pushes = self._deadlines.pushes
-                    deadline = core.next_deadline()
-                    now = _monotonic()
-                    if deadline is not None and deadline <= now:
-                        break
+            lock.acquire()
+            try:
+                if self._shut_down:
+                    self._service_when = -_INF
+                    return
+                self._service_pushes = self._deadlines.pushes
+                deadline = core.next_deadline()
+                now = _monotonic()
+                if deadline is None or deadline > now:
+                    # sleep toward it; a caller that moves the next
+                    # deadline earlier sets ``wake`` (cleared here, under
+                    # the lock, so that no such wake-up is lost)
                     self._service_when = _INF if deadline is None \
                         else deadline
-                    cond.wait(None if deadline is None else deadline - now)
-                self._service_when = -_INF
-                pinged = core.expire(now)
-                actions = self._drain()
+                    wake.clear()
+                    pinged = None
+                else:
+                    self._service_when = -_INF
+                    pinged = core.expire(now)
+                    actions = self._drain()
+            finally:
+                lock.release()
+            if pinged is None:
+                wake.wait(None if deadline is None else deadline - now)
+                continue
             if pinged and Socket._send_ping is not _ORIGINAL_SEND_PING:
                 # python-socketio's admin UI patched the hook: run it
                 for session in pinged:
@@ -497,6 +548,29 @@ class Server(BaseServer):
                     self._perform(actions)
                 except Exception:  # a handler bug must not stop heartbeats
                     self.logger.exception('service thread error')
+
+
+def _mode_in_use(mode: str) -> bool:
+    """Whether ``mode``'s framework is in charge of this process: it
+    monkey-patched the standard library (or, for gevent_uwsgi, uWSGI runs
+    its gevent loop).  Looked up in ``sys.modules``, so that a mode that is
+    merely installed, or imported (our own drivers import their framework),
+    is neither imported nor chosen."""
+    modules = sys.modules
+    if mode == 'eventlet':
+        patcher: Any = modules.get('eventlet.patcher')
+        return patcher is not None and patcher.is_monkey_patched('socket')
+    if mode == 'gevent':
+        monkey: Any = modules.get('gevent.monkey')
+        return monkey is not None and monkey.is_module_patched('socket')
+    if mode == 'gevent_uwsgi':
+        # the ``uwsgi`` module exists only inside a uWSGI process
+        try:
+            import uwsgi  # type: ignore
+        except ImportError:
+            return False
+        return 'gevent' in getattr(uwsgi, 'opt', {})
+    return False
 
 
 class _SessionContext:

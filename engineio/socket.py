@@ -14,6 +14,11 @@ serialised by the connection's write lock.  Frames are appended to
 ``_outbox`` while the server's core lock is held (so they keep the core's
 order) and written after it is released by whichever thread gets the
 outbox's flush lock first.
+
+"Thread" means the async mode's (a greenlet under gevent, a green thread
+under eventlet).  The flush lock is only ever tried without blocking, so a
+plain ``threading.Lock`` serves in every mode: a holder that yields to the
+hub in the middle of a write never makes another green thread block on it.
 """
 from __future__ import annotations
 

@@ -24,6 +24,11 @@ class DaemonThread(threading.Thread):
         kwargs['daemon'] = True
         super().__init__(*args, **kwargs)
 
+    def is_current(self) -> bool:
+        """Whether the caller runs in this thread (the server does not
+        join its service thread from inside it)."""
+        return threading.current_thread() is self
+
 
 _async = {
     'thread': DaemonThread,
