@@ -22,9 +22,14 @@ setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.install
 chromium:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py shim/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	ENGINEIO_BUILD_EXTENSION=yes $(PY) -m pip install -q -e '.[dev,bench]'
+	# python-socketio / Flask-SocketIO on OUR engineio: the python-engineio
+	# shim first, so that their requirement is met (shim/README.md)
+	$(PY) -m pip install -q ./shim
+	$(PY) -m pip install -q 'python-socketio>=5.12' 'flask-socketio>=5.3'
+	$(PY) -c "import engineio, sys; sys.exit(None if hasattr(engineio, '__version__') else 'PyPI python-engineio replaced ours: see shim/README.md')"
 	touch $@
 
 # Debian's pypy3 (PyPy 7.3.x, Python 3.9) runs the pure twins.
