@@ -14,9 +14,13 @@ PYPY_VENV := .venv-pypy
 REF_VENV := .venv-ref
 PYTEST_ARGS ?=
 
-.PHONY: setup chromium codec-demo build test test-compiled test-pure test-pypy demo bench bench-e2e bench-compare bench-save clean
+.PHONY: setup chromium nginx codec-demo build test test-compiled test-pure test-pypy demo bench bench-e2e bench-compare bench-save clean
 
-setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed chromium
+setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed chromium nginx
+
+# Debian's nginx (light), for the scale-out test (tests/test_nginx_scaleout.py)
+nginx:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
 
 # Debian's Chromium, for the browser test of the demo page (tests/test_demo.py)
 chromium:
