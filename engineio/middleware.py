@@ -26,6 +26,15 @@ class _SocketInput:
         return self.socket
 
 
+def _unicode_path(path: str) -> str:
+    """``PATH_INFO`` as the client wrote it: WSGI (PEP 3333) hands over
+    the URL's bytes decoded as latin-1, while file names are UTF-8."""
+    try:
+        return path.encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        return path  # not latin-1 (a lenient server) or not UTF-8
+
+
 class WSGIApp:
     """A WSGI application that serves Engine.IO, static files, and
     optionally another WSGI application.
@@ -53,7 +62,8 @@ class WSGIApp:
         if is_endpoint(path, self.engineio_path):
             return self.engineio_app.handle_request(environ, start_response)
         if self.static_files:
-            static_file = get_static_file(path, self.static_files)
+            static_file = get_static_file(_unicode_path(path),
+                                          self.static_files)
             if static_file is not None and \
                     os.path.isfile(static_file['filename']):
                 try:

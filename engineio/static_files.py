@@ -2,30 +2,44 @@
 
 ``static_files`` maps URL paths to files, as in python-engineio::
 
-    {'/': 'index.html',                       # one file
-     '/static': './public',                    # a directory prefix
-     '/img/logo': {'filename': 'logo.svg',
+    {'/': 'index.html',                        # one file
+     '/static': './public',                    # a directory
+     '/img/logo': {'filename': 'logo.svg',     # a file, explicit type
                    'content_type': 'image/svg+xml'},
      '': 'index.html'}                         # the file for a directory
 
-The exact path wins; otherwise the longest prefix (``/a/b`` then ``/a``)
-whose entry is a directory takes the rest of the path.  A file name ending
-in ``/`` gets the ``''`` entry appended (no ``''`` entry: not found).  The
-content type comes from ``content_type`` or the file extension.
+Rules, in python-engineio's order of precedence:
 
-Unlike python-engineio before 4.15 (and more strictly than it since), a
-path with a ``..`` segment (also written ``%2e%2e``, with backslashes, or
-with NUL bytes) never resolves, so a request cannot leave the configured
-directories.
+* the exact path wins;
+* otherwise the longest prefix that is a key (``/a/b`` before ``/a``; at
+  each length the key without, then with, a trailing ``/``) takes the rest
+  of the path, appended to its file name (a directory);
+* a file name that ends in ``/`` gets the ``''`` entry appended, or
+  ``index.html`` when there is no ``''`` entry; the ``''`` entry's
+  ``content_type``, if any, then applies;
+* the content type is the entry's ``content_type``, else the one of the
+  file extension (:data:`CONTENT_TYPES`), else
+  ``application/octet-stream``.
+
+Two deliberate differences from python-engineio: ``''`` is only the
+directory default, never a prefix (python-engineio maps ``/x`` to
+``index.html/x`` when ``''`` is set), and a path that could leave the
+configured files is refused outright: a ``..`` segment (also encoded as
+``%2e%2e``, once or several times), a backslash, a NUL byte, a path that
+does not start with ``/``, or a file reached through a directory rule that
+resolves (symbolic links followed) outside that directory.  python-engineio
+4.15 only refuses a literal ``../``.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional
 from urllib.parse import unquote
 
-__all__ = ['CONTENT_TYPES', 'get_static_file']
+__all__ = ['CONTENT_TYPES', 'DEFAULT_INDEX', 'get_static_file']
 
-#: extension -> content type (the reference's table, a few more)
+#: extension (lower case) -> content type: python-engineio's table and a
+#: few more common web types
 CONTENT_TYPES = {
     'css': 'text/css',
     'gif': 'image/gif',
@@ -40,10 +54,15 @@ CONTENT_TYPES = {
     'txt': 'text/plain',
 }
 
+#: the file served for a path ending in ``/`` when ``''`` is not configured
+DEFAULT_INDEX = 'index.html'
+
 
 def _is_unsafe(path: str) -> bool:
+    if not path.startswith('/'):
+        return True
     # Decode repeatedly so that %252e%252e is caught as well as %2e%2e:
-    # servers differ in how many times they decode.
+    # servers and proxies differ in how many times they decode.
     for _ in range(3):
         decoded = unquote(path)
         if decoded == path:
@@ -54,50 +73,60 @@ def _is_unsafe(path: str) -> bool:
     return '..' in path.split('/')
 
 
+def _inside(filename: str, directory: str) -> bool:
+    """Whether ``filename`` resolves to a path inside ``directory`` (both
+    with symbolic links followed; neither has to exist)."""
+    root = os.path.realpath(directory)
+    target = os.path.realpath(filename)
+    return target == root or target.startswith(os.path.join(root, ''))
+
+
+def _entry(value: Any) -> Dict[str, str]:
+    # a copy: the result is changed below, the configuration must not be
+    return {'filename': value} if isinstance(value, str) else dict(value)
+
+
 def get_static_file(path: str, static_files: Dict[str, Any]
                     ) -> Optional[Dict[str, str]]:
     """The ``{'filename', 'content_type'}`` that serves URL ``path``, or
     None (no rule matches, or the path is unsafe).  The file may not exist:
-    the caller checks."""
+    the caller checks (and serves only regular files)."""
     if _is_unsafe(path):
         return None
     extra_path = ''
-    entry = static_files.get(path)
-    if entry is None:
+    value = static_files.get(path)
+    if value is None:
         rest = path
         while rest:
             rest, _, last = rest.rpartition('/')
             extra_path = '/' + last + extra_path
-            if rest and rest in static_files:  # '' is the default file
-                entry = static_files[rest]
+            if rest and rest in static_files:  # '' is not a prefix
+                value = static_files[rest]
                 break
             if rest + '/' in static_files:
-                entry = static_files[rest + '/']
-                extra_path = extra_path[1:]
+                value = static_files[rest + '/']
                 break
-    if entry is None:
-        return None
-    if isinstance(entry, str):
-        result = {'filename': entry}
-    else:
-        result = dict(entry)
-    filename = result['filename']
-    if filename.endswith('/') and extra_path.startswith('/'):
+        else:
+            return None
+    result = _entry(value)
+    directory = result['filename']
+    if directory.endswith('/') and extra_path.startswith('/'):
         extra_path = extra_path[1:]
-    filename += extra_path
+    filename = directory + extra_path
     if filename.endswith('/'):
         default = static_files.get('')
         if default is None:
-            return None
-        if isinstance(default, str):
-            filename += default
+            filename += DEFAULT_INDEX
         else:
+            default = _entry(default)
             filename += default['filename']
             if 'content_type' in default:
                 result['content_type'] = default['content_type']
+    if extra_path and not _inside(filename, directory):
+        return None  # e.g. a symbolic link out of the directory
     result['filename'] = filename
     if 'content_type' not in result:
-        extension = filename.rpartition('/')[2].rpartition('.')[2]
+        _, dot, extension = filename.rpartition('/')[2].rpartition('.')
         result['content_type'] = CONTENT_TYPES.get(
-            extension.lower(), 'application/octet-stream')
+            extension.lower() if dot else '', 'application/octet-stream')
     return result

@@ -8,11 +8,22 @@ hypercorn, ...) does the HTTP and WebSocket work, and this module turns its
 * A held long poll watches for ``http.disconnect`` (the client left).
 * A WebSocket refused by the protocol is answered with the HTTP error when
   the server offers the ``websocket.http.response`` extension (the client
-  sees the same 400 as on polling), else with ``websocket.close`` (1008).
+  sees the same 400 as on polling), else with ``websocket.close`` (1008);
+  a WebSocket no route takes gets 404 the same way.
+* A client that leaves while its WebSocket is being accepted (the
+  ``connect`` handler runs first) ends its session like any closed
+  WebSocket, whether the server raises on ``websocket.accept`` or reports
+  ``websocket.disconnect`` afterwards.  A ``websocket.close`` is sent at
+  most once, never after ``websocket.disconnect``.
+* Routes match ``path`` with or without the scope's ``root_path`` (uvicorn
+  includes it, hypercorn does not).
+* A failing lifespan hook is reported with ``lifespan.<phase>.failed``
+  (its message is the exception) and logged with its traceback.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from inspect import isawaitable
@@ -55,22 +66,36 @@ class ASGIApp:
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
 
-    def _is_engineio(self, path: str) -> bool:
-        return is_endpoint(path, self.engineio_path)
+    def _is_engineio(self, scope: Dict[str, Any]) -> bool:
+        path = scope.get('path', '/')
+        if is_endpoint(path, self.engineio_path):
+            return True
+        relative = _relative_path(scope, path)
+        return relative is not None and is_endpoint(relative,
+                                                    self.engineio_path)
+
+    def _find_static_file(self, scope: Dict[str, Any]
+                          ) -> Optional[Dict[str, str]]:
+        path = scope.get('path', '/')
+        for candidate in (path, _relative_path(scope, path)):
+            if candidate is not None:
+                static_file = get_static_file(candidate, self.static_files)
+                if static_file is not None and \
+                        os.path.isfile(static_file['filename']):
+                    return static_file
+        return None
 
     async def __call__(self, scope: Dict[str, Any], receive: Any,
                        send: Any) -> None:
         kind = scope['type']
         if kind == 'http' or kind == 'websocket':
-            if self._is_engineio(scope.get('path', '/')):
+            if self._is_engineio(scope):
                 await self.engineio_server.handle_request(scope, receive,
                                                           send)
                 return
             if kind == 'http' and self.static_files:
-                static_file = get_static_file(scope.get('path', '/'),
-                                              self.static_files)
-                if static_file is not None and \
-                        os.path.isfile(static_file['filename']):
+                static_file = self._find_static_file(scope)
+                if static_file is not None:
                     await self.serve_static_file(static_file, receive, send)
                     return
         elif kind == 'lifespan':
@@ -79,9 +104,9 @@ class ASGIApp:
         if self.other_asgi_app is not None:
             await self.other_asgi_app(scope, receive, send)
         elif kind == 'websocket':
-            await receive()  # websocket.connect
-            await send({'type': 'websocket.close',
-                        'code': WS_CLOSE_REFUSED})
+            message = await receive()
+            if message['type'] == 'websocket.connect':
+                await _refuse_websocket(scope, send, _NOT_FOUND)
         else:
             await self.not_found(receive, send)
 
@@ -125,6 +150,10 @@ class ASGIApp:
                     if isawaitable(result):
                         await result
             except Exception as exc:
+                # the server prints the message (and, for startup, exits);
+                # the traceback is only here
+                _logger(self.engineio_server).exception(
+                    'ASGIApp %s hook failed', phase)
                 await send({'type': 'lifespan.%s.failed' % phase,
                             'message': '%s: %s' % (type(exc).__name__,
                                                    exc)})
@@ -135,10 +164,38 @@ class ASGIApp:
 
     async def not_found(self, receive: Any, send: Any) -> None:
         """404 Not Found, text/plain."""
-        await send({'type': 'http.response.start', 'status': 404,
-                    'headers': [(b'content-type', b'text/plain'),
-                                (b'content-length', b'9')]})
-        await send({'type': 'http.response.body', 'body': b'Not Found'})
+        await _send_response(send, _NOT_FOUND)
+
+
+class _NotFound:
+    """The 404 answer to a request no route takes (a ``Response``'s
+    ``status``, ``headers`` and ``body``)."""
+
+    status = 404
+    headers = [('Content-Type', 'text/plain'), ('Content-Length', '9')]
+    body = b'Not Found'
+
+
+_NOT_FOUND = _NotFound()
+
+
+def _relative_path(scope: Dict[str, Any], path: str) -> Optional[str]:
+    """``path`` without the scope's ``root_path`` (None: no root path, or
+    not under it).  uvicorn puts the root path in ``path`` (ASGI 2.4
+    wording), hypercorn does not: routes match either way."""
+    root = scope.get('root_path')
+    if not root or not path.startswith(root):
+        return None
+    relative = path[len(root):]
+    if relative[:1] not in ('/', ''):
+        return None  # /api2/... is not under /api
+    return relative or '/'
+
+
+def _logger(server: Any) -> logging.Logger:
+    logger = getattr(server, 'logger', None)
+    return logger if isinstance(logger, logging.Logger) else \
+        logging.getLogger('engineio.server')
 
 
 def _read_file(filename: str) -> bytes:
@@ -252,10 +309,15 @@ class WebSocket:
         self.ws_id = ws_id
         self._receive = receive
         self._send = send
+        #: the connection ended (``websocket.disconnect`` received, or a
+        #: ``websocket.close`` sent): nothing more is read or closed
         self.closed = False
+        #: the code of the ``websocket.disconnect`` or of our close (1005
+        #: when the server gave none); None while open
+        self.close_code: Optional[int] = None
 
     async def wait(self) -> Any:
-        """The next message, or None once the client disconnected."""
+        """The next message, or None once the connection ended."""
         if self.closed:
             return None
         message = await self._receive()
@@ -265,7 +327,10 @@ class WebSocket:
                 return text
             data = message.get('bytes')
             return b'' if data is None else data
+        # websocket.disconnect (or anything else a server should not send)
         self.closed = True
+        if self.close_code is None:
+            self.close_code = message.get('code', 1005)
         return None
 
     async def send(self, data: Any) -> None:
@@ -276,7 +341,13 @@ class WebSocket:
             await self._send({'type': 'websocket.send', 'bytes': data})
 
     async def close(self, code: int = 1000) -> None:
-        """Close the connection with ``code``."""
+        """Close the connection with ``code``, once: after a
+        ``websocket.disconnect`` or a first close, ASGI servers refuse
+        another ``websocket.close`` (python-engineio #327)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
         await self._send({'type': 'websocket.close', 'code': code})
 
 
