@@ -32,11 +32,15 @@ _ORIGINAL_SEND_PING = AsyncSocket._send_ping
 class AsyncServer(BaseServer):
     """An Engine.IO server for asyncio (python-engineio 4.15.1's API).
 
-    Options as :class:`engineio.Server` (see REFERENCE §1.2); the
-    ``async_mode`` is ``'asgi'`` in this release (``None`` picks the first
-    installed mode).  ``handle_request`` is the driver's entry point: for
-    ``asgi``, ``await eio.handle_request(scope, receive, send)`` (or use
-    :class:`engineio.ASGIApp`).
+    Options as :class:`engineio.Server` (see REFERENCE §1.2).  The
+    ``async_mode`` is ``'aiohttp'``, ``'sanic'``, ``'tornado'`` or
+    ``'asgi'``; ``None`` picks the first of them whose framework is
+    installed (``asgi`` needs none).  ``handle_request`` is the driver's
+    entry point: ``await eio.handle_request(scope, receive, send)`` for
+    ``asgi`` (or use :class:`engineio.ASGIApp`), the aiohttp or Sanic
+    request for those (``eio.attach(app)`` routes it), and for tornado the
+    request handler, an instance of the class that
+    ``engineio.get_tornado_handler(eio)`` returns.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -66,7 +70,9 @@ class AsyncServer(BaseServer):
         return ['aiohttp', 'sanic', 'tornado', 'asgi']
 
     def attach(self, app: Any, engineio_path: str = 'engine.io') -> None:
-        """Attach to an application (drivers with ``create_route`` only)."""
+        """Route ``/<engineio_path>/`` of an aiohttp or Sanic application
+        to this server (modes whose driver has ``create_route`` only;
+        ``ValueError`` for the others)."""
         create_route = self._async.get('create_route')
         if create_route is None:
             raise ValueError('attach() is not supported by async_mode %s'
@@ -135,7 +141,9 @@ class AsyncServer(BaseServer):
         await self._flush()
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
-        """The driver's entry point (``asgi``: ``(scope, receive, send)``)."""
+        """The driver's entry point: ``(scope, receive, send)`` for
+        ``asgi``; ``(request)`` for ``aiohttp`` and ``sanic`` (returns the
+        response); ``(handler)`` for ``tornado``."""
         return await self._async['handle_request'](self, *args, **kwargs)
 
     def start_background_task(self, target: Callable[..., Any], *args: Any,
@@ -243,18 +251,24 @@ class AsyncServer(BaseServer):
             await self._flush()  # e.g. a ping armed by this very poll
         else:
             self._rearm()
-        # the one task per held poll: it notices the client leaving
-        watcher = self._track(loop.create_task(
-            self._watch_disconnect(socket, waiter, environ)))
+        # the one task per held poll: it notices the client leaving (a
+        # driver without ``wait_disconnect`` has its framework cancel the
+        # request instead)
+        watcher = None
+        if self._async.get('wait_disconnect') is not None:
+            watcher = self._track(loop.create_task(
+                self._watch_disconnect(socket, waiter, environ)))
         try:
             aborted = await waiter
         except asyncio.CancelledError:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
             socket._poll_waiter = None
             core.poll_aborted(session)
             self._perform_in_background()
             raise
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
         socket._poll_waiter = None
         if aborted:
             core.poll_aborted(session)

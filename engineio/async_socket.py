@@ -185,7 +185,15 @@ class AsyncSocket:
         core = server._core
         ticket = self._post_ticket
         self._post_ticket = None
-        body = await server._async['read_body'](environ, ticket.limit + 1)
+        try:
+            body = await server._async['read_body'](environ,
+                                                    ticket.limit + 1)
+        except asyncio.CancelledError:
+            # the framework cancelled the request (Sanic does when its
+            # client disconnects): the session may not keep a POST pending
+            core.post_aborted(ticket)
+            server._perform_in_background()
+            raise
         if body is None:
             core.post_aborted(ticket)
             await server._flush()
