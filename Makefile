@@ -82,7 +82,8 @@ bench: setup build $(REF_VENV)/.installed
 # regression mode, not part of `make test`: fails when a benchmark's fastest
 # round is >30% slower than bench/baseline/ (compare on a quiet machine)
 # end-to-end load (bench/e2e/README.md): compiled, pure, python-engineio 4.15.1
-# and Node's engine.io under one Node load generator; ~5.5 min, uses both CPUs
+# and Node's engine.io under one Node load generator (echo, idle 1k/10k,
+# broadcast; asgi mode, see --modes); ~13 min, uses both CPUs
 bench-e2e: setup build $(REF_VENV)/.installed tests/js/node_modules/.installed
 	$(PY) -m bench.e2e $(BENCH_ARGS)
 

@@ -1,17 +1,22 @@
 """The servers under test: how each variant is set up, started, checked, stopped.
 
-Every server is a subprocess pinned to one CPU, listening on 127.0.0.1 on a
-port it picks itself, and announcing itself with one JSON line on stdout
-(port, pid, what it imported).  The orchestrator refuses a process whose
-announcement says it runs the wrong code: a "reference" column measuring
-this project would make every ratio a lie.
+Every server is a subprocess pinned to one CPU, in a process group of its
+own, listening on 127.0.0.1 on a port it picks itself, and announcing itself
+with one JSON line on stdout (port, pids, what it imported).  The
+orchestrator refuses a process whose announcement says it runs the wrong
+code: a "reference" row measuring this project would make every ratio a
+lie.  A Python variant runs under one async mode (``--modes``); a mode the
+imported ``engineio`` does not support announces ``unsupported`` and ends,
+and its rows say so.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,15 +30,36 @@ JS = E2E / 'js'
 APP = E2E / 'apps' / 'py_echo.py'
 NODE_MODULES = ROOT / 'tests' / 'js' / 'node_modules'
 
-# The ASGI stack every Python variant must run, at the versions installed in
-# this interpreter's environment (.venv).  websockets is listed so that, once
-# installed, uvicorn's 'auto' ws choice stays the same in both environments.
-STACK = ('uvicorn', 'uvloop', 'httptools', 'h11', 'wsproto', 'websockets')
+# What each async mode runs on, installed in .venv-ref at the versions of
+# this interpreter's environment (.venv), with their dependencies (see
+# pinned_requirements).  For asgi, websockets is listed so that uvicorn's
+# 'auto' ws choice is the same in both environments.
+MODE_STACKS = {
+    'asgi': ('uvicorn', 'uvloop', 'httptools', 'h11', 'wsproto', 'websockets'),
+    'aiohttp': ('aiohttp',),
+    'tornado': ('tornado',),
+    'sanic': ('sanic',),
+    # python-engineio's threading mode takes its WebSocket from
+    # simple-websocket; ours has its own
+    'threading': ('gunicorn', 'simple-websocket'),
+    # python-engineio under gevent uses gevent-websocket's handler when it is
+    # installed (ours: engineio.async_drivers.gevent.WebSocketHandler)
+    'gevent': ('gevent', 'gevent-websocket', 'greenlet'),
+    'eventlet': ('eventlet',),
+}
+MODES = tuple(MODE_STACKS)
+# pins for what the reference needs and .venv does not have
+REFERENCE_ONLY = {'simple-websocket': '1.1.0', 'gevent-websocket': '0.10.1'}
 
 VARIANTS = ('compiled', 'pure', 'reference', 'node')
 
 START_TIMEOUT = 20.0   # seconds for a server to announce its port
-STOP_TIMEOUT = 5.0
+STOP_TIMEOUT = 3.0     # after SIGTERM, before SIGKILL (nothing to flush)
+
+
+class Unsupported(Exception):
+    """The server's engineio does not support this async mode (or the run
+    was not attempted, e.g. for want of threads)."""
 
 
 def log(message: str) -> None:
@@ -55,9 +81,51 @@ def base_env() -> Dict[str, str]:
     return env
 
 
-def ensure_reference_stack() -> str:
-    """Return .venv-ref's python, with python-engineio 4.15.1 and this
-    environment's uvicorn stack at the same versions.
+def requirement_names(distribution: str) -> List[str]:
+    """The distributions ``distribution`` requires (no extras)."""
+    from importlib.metadata import PackageNotFoundError, requires
+    try:
+        lines = requires(distribution) or []
+    except PackageNotFoundError:
+        return []
+    names = []
+    for line in lines:
+        if re.search(r'\bextra\s*==', line):
+            continue
+        match = re.match(r'\s*([A-Za-z0-9][A-Za-z0-9._-]*)', line)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def pinned_requirements(modes: List[str]) -> Dict[str, str]:
+    """``{distribution: version}`` for the modes' stacks and everything they
+    require, at .venv's versions: the reference runs on the same framework
+    code as this project.  Requirements .venv does not have (another
+    platform's or Python's) are left to pip."""
+    wanted: Dict[str, str] = {}
+    todo = [name for mode in modes for name in MODE_STACKS[mode]]
+    seen = set()
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace('_', '-')
+        if key in seen or key in ('pip', 'setuptools', 'wheel'):
+            continue
+        seen.add(key)
+        found = installed_version(name)
+        if found is None:
+            found = REFERENCE_ONLY.get(key)
+            if found is None:
+                continue
+        else:
+            todo.extend(requirement_names(name))
+        wanted[key] = found
+    return wanted
+
+
+def ensure_reference_stack(modes: List[str]) -> str:
+    """Return .venv-ref's python, with python-engineio 4.15.1 and what the
+    modes run on (``MODE_STACKS``) at this environment's versions.
 
     .venv-ref itself is made by the kernel bench runner (``python -m bench
     --setup-ref``); here only the server packages are added, pinned, when
@@ -68,8 +136,7 @@ def ensure_reference_stack() -> str:
     python = REF_VENV / 'bin' / 'python'
     if not python.exists():
         ensure_reference_venv()
-    wanted = {name: installed_version(name) for name in STACK}
-    wanted = {name: v for name, v in wanted.items() if v is not None}
+    wanted = pinned_requirements(modes)
     probe = subprocess.run(
         [str(python), '-I', '-c',
          'import json, importlib.metadata as m\n'
@@ -87,7 +154,7 @@ def ensure_reference_stack() -> str:
                                                    ' '.join(missing)))
         subprocess.run([str(python), '-m', 'pip', 'install', '-q',
                         '--disable-pip-version-check'] + missing,
-                       check=True, timeout=600)
+                       check=True, timeout=900)
     return str(python)
 
 
@@ -99,15 +166,26 @@ def node_binary() -> str:
 
 
 class Variant:
-    """How to start one kind of server, and what it must announce."""
+    """How to start one kind of server under one async mode, and what it
+    must announce.  ``label`` names its rows: ``"<mode> <name>"``, or
+    ``node``."""
 
-    def __init__(self, name: str, command: List[str], env: Dict[str, str],
-                 cwd: Path) -> None:
+    def __init__(self, name: str, mode: str, command: List[str],
+                 env: Dict[str, str], cwd: Path) -> None:
         self.name = name
+        self.mode = mode
+        self.label = name if name == 'node' else '%s %s' % (mode, name)
         self.command = command
         self.env = env
         self.cwd = cwd
         self.info: Dict[str, Any] = {}   # the last announcement
+        self.unsupported: Optional[str] = None
+
+    def arguments(self, connections: int) -> List[str]:
+        """Extra arguments for a run holding ``connections`` at once."""
+        if self.name == 'node':
+            return []
+        return ['--max-connections', str(connections)]
 
     def check(self, info: Dict[str, Any]) -> Optional[str]:
         """A problem with what the process says it imported, or None."""
@@ -131,34 +209,51 @@ class Variant:
         return None
 
 
-def make_variants(names: List[str], server_args: List[str],
+def make_variants(names: List[str], modes: List[str], server_args: List[str],
                   scratch: Path) -> List[Variant]:
-    """``scratch``: a temporary folder for the reference's copy of the app."""
-    variants = []
+    """One variant per (mode, Python variant), mode by mode, then Node.
+
+    ``server_args``: uvicorn's --loop/--http/--ws (``--loop`` also reaches
+    aiohttp and tornado); ``scratch``: a temporary folder for the
+    reference's copy of the app."""
     for name in names:
-        env = base_env()
-        if name in ('compiled', 'pure'):
-            # this work tree on sys.path: the editable install is not relied on
-            env['PYTHONPATH'] = str(ROOT)
-            if name == 'pure':
-                env['ENGINEIO_NO_EXTENSIONS'] = '1'
-            variants.append(Variant(name, [sys.executable, str(APP)] +
-                                    server_args, env, ROOT))
-        elif name == 'reference':
-            python = ensure_reference_stack()
-            # a copy of the app outside this tree, run with -I (no script
-            # folder, no PYTHONPATH, no user site on sys.path) from there:
-            # nothing can lead its ``import engineio`` to this project
-            app = scratch / APP.name
-            shutil.copy2(APP, app)
-            variants.append(Variant(name, [python, '-I', str(app)] +
-                                    server_args, env, scratch))
-        elif name == 'node':
-            variants.append(Variant(name, [node_binary(), str(JS / 'server.js'),
-                                           str(NODE_MODULES)], env, scratch))
-        else:
+        if name not in VARIANTS:
             raise SystemExit('bench.e2e: unknown variant %r (choose from %s)'
                              % (name, ', '.join(VARIANTS)))
+    for mode in modes:
+        if mode not in MODES:
+            raise SystemExit('bench.e2e: unknown mode %r (choose from %s)'
+                             % (mode, ', '.join(MODES)))
+    reference_python = None
+    if 'reference' in names:
+        reference_python = ensure_reference_stack(modes)
+        # a copy of the app outside this tree, run with -I (no script
+        # folder, no PYTHONPATH, no user site on sys.path) from there:
+        # nothing can lead its ``import engineio`` to this project
+        shutil.copy2(APP, scratch / APP.name)
+    variants = []
+    for mode in modes:
+        for name in names:
+            env = base_env()
+            arguments = ['--mode', mode] + server_args
+            if name in ('compiled', 'pure'):
+                # this work tree on sys.path: the editable install is not
+                # relied on
+                env['PYTHONPATH'] = str(ROOT)
+                if name == 'pure':
+                    env['ENGINEIO_NO_EXTENSIONS'] = '1'
+                variants.append(Variant(name, mode, [sys.executable, str(APP)]
+                                        + arguments, env, ROOT))
+            elif name == 'reference':
+                assert reference_python is not None
+                variants.append(Variant(
+                    name, mode, [reference_python, '-I',
+                                 str(scratch / APP.name)] + arguments,
+                    env, scratch))
+    if 'node' in names:
+        variants.append(Variant('node', 'node',
+                                [node_binary(), str(JS / 'server.js'),
+                                 str(NODE_MODULES)], base_env(), scratch))
     return variants
 
 
@@ -169,9 +264,11 @@ def pin(cpu: Optional[int]) -> List[str]:
 class Server:
     """A running server process; use as a context manager (always stopped)."""
 
-    def __init__(self, variant: Variant, cpu: Optional[int]) -> None:
+    def __init__(self, variant: Variant, cpu: Optional[int],
+                 arguments: Optional[List[str]] = None) -> None:
         self.variant = variant
         self.cpu = cpu
+        self.arguments = arguments or []
         self.process: Optional[subprocess.Popen] = None
         self.stderr = tempfile.TemporaryFile()
         self.info: Dict[str, Any] = {}
@@ -188,11 +285,14 @@ class Server:
         self.stop()
 
     def start(self) -> None:
-        # taskset execs the server, so the child's pid is the server's
+        # taskset execs the server, so the child's pid is the server's; a
+        # session of its own makes it the leader of a process group that
+        # holds its children too (gunicorn's worker), all stopped together
         self.process = subprocess.Popen(
-            pin(self.cpu) + self.variant.command, cwd=str(self.variant.cwd),
-            env=self.variant.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=self.stderr)
+            pin(self.cpu) + self.variant.command + self.arguments,
+            cwd=str(self.variant.cwd), env=self.variant.env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self.stderr, start_new_session=True)
         line = self._first_line(START_TIMEOUT)
         try:
             self.info = json.loads(line)
@@ -205,6 +305,9 @@ class Server:
         problem = self.variant.check(self.info)
         if problem:
             raise SystemExit('bench.e2e: ' + problem)
+        if 'unsupported' in self.info:
+            self.variant.unsupported = str(self.info['unsupported'])
+            raise Unsupported(self.variant.unsupported)
         self.variant.info = self.info
 
     def _first_line(self, timeout: float) -> str:
@@ -239,6 +342,12 @@ class Server:
     def pid(self) -> int:
         return int(self.info['pid'])
 
+    @property
+    def pids(self) -> List[int]:
+        """Every process whose CPU time and memory count (gunicorn: the
+        master and its worker)."""
+        return [int(p) for p in self.info.get('pids') or [self.pid]]
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -246,14 +355,25 @@ class Server:
         self.stderr.seek(0)
         return self.stderr.read().decode('utf-8', 'replace')[-limit:]
 
+    def _signal_group(self, number: int) -> None:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, number)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def stop(self) -> None:
         process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if process is not None:
+            # the whole group: a worker must not outlive its master
+            if process.poll() is None:
+                self._signal_group(signal.SIGTERM)
+                try:
+                    process.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    pass
+            self._signal_group(signal.SIGKILL)
+            if process.poll() is None:
                 process.wait(STOP_TIMEOUT)
         if process is not None and process.stdout is not None:
             process.stdout.close()

@@ -6,6 +6,10 @@
 // Usage: node loadgen.js <node_modules dir> '<JSON config>'
 //
 // Config:
+//   scenario     'echo' (default): every client sends, the server echoes;
+//                'idle': open connections and only answer pings (see runIdle);
+//                'broadcast': ask the server to broadcast, count what arrives
+//                (see runBroadcast)
 //   url          http://127.0.0.1:PORT/engine.io/
 //   transport    'websocket' (direct, no polling handshake) | 'polling'
 //   clients      number of Engine.IO sessions
@@ -18,8 +22,15 @@
 //   warmup       seconds of load before the measurement window
 //   duration     seconds of the measurement window
 //   serverPid    the server process, for CPU time and RSS from /proc
+//   serverPids   all of the server's processes (gunicorn: master and worker),
+//                summed; default [serverPid]
+//   concurrency  handshakes outstanding at once while opening (default 200)
+//   idleWarm     idle: connections opened before the baseline RSS (default 20)
+//   settle       idle: seconds between the last open and the RSS reading
+//   window       idle: seconds of the idle CPU window
+//   hz, broadcastSize  broadcast: what the control message asks the server for
 //   clkTck       the kernel's clock ticks per second (/proc/<pid>/stat unit)
-//   connectTimeout  seconds to open every session
+//   connectTimeout  seconds to open every session (idle: the N sessions)
 //
 // Prints one JSON object on stdout and exits.  Every wait is bounded: a hard
 // timer ends the process even if a server stops answering.
@@ -38,7 +49,11 @@ const {
   rate = 0, size = 100, binary = false, batchWrites = false,
   warmup = 1, duration = 5,
   serverPid = 0, clkTck = 100, connectTimeout = 10,
+  scenario = 'echo', concurrency = 200, idleWarm = 20, settle = 2, window = 30,
+  hz = 10, broadcastSize = 100,
 } = config;
+const serverPids = config.serverPids || (serverPid ? [serverPid] : []);
+const HANDSHAKE_TIMEOUT_MS = 10000;
 
 // Latencies: one send timestamp per (client, sequence number) in a ring.
 // Echoes come back in order on every connection (the Python servers run with
@@ -63,6 +78,12 @@ let echoes = 0;
 let echoBytes = 0;
 let latencies = new Float64Array(1 << 16);
 let nLatencies = 0;
+let pings = 0;            // pings answered while measuring
+let broadcasts = 0;       // broadcast messages received while measuring
+
+// Wall clock in ms with sub-millisecond precision: the broadcast messages
+// carry the server's time.time() / Date.now(), same machine, same clock.
+function wallMs() { return performance.timeOrigin + performance.now(); }
 
 function record(latencyMs) {
   if (nLatencies === latencies.length) {
@@ -88,6 +109,21 @@ class Client {
     this.received = 0;      // next sequence number expected back
     this.times = new Float64Array(RING);
     this.open = false;
+    this.broadcasts = 0;    // received while measuring
+  }
+
+  // A broadcast message `B<server ms> xxx...` (text after the '4').
+  broadcast(data) {
+    if (!measuring) return;
+    const end = data.indexOf(0x20, 2);
+    const sentMs = end > 2 ? Number(data.toString('latin1', 2, end)) : NaN;
+    if (!Number.isFinite(sentMs)) {
+      error('mismatch', 'corrupt broadcast ' + data.toString('latin1', 0, 40));
+      return;
+    }
+    broadcasts += 1;
+    this.broadcasts += 1;
+    record(wallMs() - sentMs);
   }
 
   inFlight() { return this.sent - this.received; }
@@ -159,11 +195,23 @@ class WsClient extends Client {
       const ws = new WebSocket(base + '?EIO=4&transport=websocket', {
         perMessageDeflate: false,  // compression would measure zlib
         skipUTF8Validation: true,  // generator-side saving, servers still validate
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
         generateMask,
       });
       this.ws = ws;
       let settled = false;
-      const done = (ok) => { if (!settled) { settled = true; resolve(ok); } };
+      // the HTTP handshake has its own timeout; this one also covers a
+      // server that upgrades but never sends the open packet
+      const timer = setTimeout(() => {
+        // counted with the other sessions that did not open
+        if (errorSample === null) {
+          errorSample = 'connect: no open packet within ' + HANDSHAKE_TIMEOUT_MS + ' ms';
+        }
+        ws.terminate();
+      }, HANDSHAKE_TIMEOUT_MS + 1000);
+      const done = (ok) => {
+        if (!settled) { settled = true; clearTimeout(timer); resolve(ok); }
+      };
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           this.echoed(data.length >= 4 ? data.readUInt32LE(0) : -1, data.length);
@@ -171,8 +219,10 @@ class WsClient extends Client {
         }
         const type = data[0];
         if (type === 0x34) {            // '4' message
-          this.echoed(readDigits(data, 1), data.length - 1);
+          if (data[1] === 0x42) this.broadcast(data);   // '4B...'
+          else this.echoed(readDigits(data, 1), data.length - 1);
         } else if (type === 0x32) {     // '2' ping -> '3' pong
+          if (measuring) pings += 1;
           ws.send('3');
         } else if (type === 0x30) {     // '0' open
           this.open = true;
@@ -372,6 +422,7 @@ class PollClient extends Client {
           const seq = Number(packet.slice(1, 1 + SEQ_DIGITS));
           this.echoed(Number.isInteger(seq) ? seq : -1, packet.length - 1);
         } else if (type === 0x32) {
+          if (measuring) pings += 1;
           this.outbox.push('3');
           this.flush();
         } else if (type === 0x31) {
@@ -409,7 +460,28 @@ class PollClient extends Client {
 // ---------------------------------------------------------------------------
 // /proc readings of the server process (all its threads)
 
-function procCpuSeconds(pid) {
+// Summed over the server's processes; null when one cannot be read.
+function procCpuSeconds() {
+  let total = 0;
+  for (const pid of serverPids) {
+    const value = procCpuSecondsOf(pid);
+    if (value === null) return null;
+    total += value;
+  }
+  return serverPids.length ? total : null;
+}
+
+function procRssKb() {
+  let total = 0;
+  for (const pid of serverPids) {
+    const value = procRssKbOf(pid);
+    if (value === null) return null;
+    total += value;
+  }
+  return serverPids.length ? total : null;
+}
+
+function procCpuSecondsOf(pid) {
   if (!pid) return null;
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -421,7 +493,7 @@ function procCpuSeconds(pid) {
   }
 }
 
-function procRssKb(pid) {
+function procRssKbOf(pid) {
   if (!pid) return null;
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -452,28 +524,61 @@ function finish(result, code) {
   process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(code));
 }
 
+// Opens `all` with at most `concurrency` handshakes outstanding; resolves
+// when each has opened or failed, or with 'timeout'.
+function openAll(all, seconds) {
+  let next = 0;
+  const worker = async () => {
+    while (next < all.length && !stopping) await all[next++].connect(url);
+  };
+  const workers = [];
+  for (let i = 0; i < Math.min(concurrency, all.length); i++) workers.push(worker());
+  return withTimeout(Promise.all(workers), seconds);
+}
+
+function makeClients(count, first) {
+  const Kind = transport === 'polling' ? PollClient : WsClient;
+  const all = [];
+  for (let i = 0; i < count; i++) all.push(new Kind(first + i));
+  return all;
+}
+
+// Opens `count` sessions; null (after finishing with an error) unless all
+// of them opened.
+async function openSessions(count, first, seconds) {
+  const all = makeClients(count, first);
+  const start = performance.now();
+  const outcome = await openAll(all, seconds);
+  const openSeconds = (performance.now() - start) / 1000;
+  const opened = all.filter((c) => c.open);
+  if (outcome === 'timeout' || opened.length === 0 ||
+      (scenario !== 'echo' && opened.length < count)) {
+    // idle and broadcast measure N connections: fewer is a failed run
+    errors.connect += all.length - opened.length;
+    all.forEach((c) => c.close());
+    finish({ error: `only ${opened.length} of ${count} sessions opened` +
+      (outcome === 'timeout' ? ` within ${seconds} s` : ''), errors, errorSample }, 2);
+    return null;
+  }
+  errors.connect += all.length - opened.length;
+  return { all, opened, openSeconds };
+}
+
 async function main() {
   if (!url) throw new Error('config.url is required');
   // The hard stop: whatever happens, this process ends.
-  const deadline = connectTimeout + warmup + duration + 10;
-  setTimeout(() => finish({ error: 'generator deadline exceeded', errors }, 3),
+  const deadline = scenario === 'idle'
+    ? 2 * connectTimeout + settle + 1 + window + 10
+    : connectTimeout + warmup + duration + 10;
+  setTimeout(() => finish({ error: 'generator deadline exceeded', errors, errorSample }, 3),
     deadline * 1000).unref();
+  if (scenario === 'idle') return runIdle();
+  if (scenario === 'broadcast') return runBroadcast();
 
-  const Kind = transport === 'polling' ? PollClient : WsClient;
-  const all = [];
-  for (let i = 0; i < nClients; i++) all.push(new Kind(i));
-  const connectStart = performance.now();
-  const outcome = await withTimeout(Promise.all(all.map((c) => c.connect(url))),
-    connectTimeout);
-  const connectSeconds = (performance.now() - connectStart) / 1000;
-  const clients = all.filter((c) => c.open);
-  errors.connect += all.length - clients.length;
-  if (outcome === 'timeout' || clients.length === 0) {
-    all.forEach((c) => c.close());
-    finish({ error: `only ${clients.length} of ${nClients} sessions opened`,
-      errors, errorSample }, 2);
-    return;
-  }
+  const session = await openSessions(nClients, 0, connectTimeout);
+  if (session === null) return;
+  const clients = session.opened;
+  const connectSeconds = session.openSeconds;
 
   running = true;
   let ticker = null;
@@ -497,15 +602,15 @@ async function main() {
 
   await sleep(warmup);
   const cpu0 = process.cpuUsage();
-  const server0 = procCpuSeconds(serverPid);
+  const server0 = procCpuSeconds();
   const t0 = performance.now();
   measuring = true;
   await sleep(duration);
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
-  const server1 = procCpuSeconds(serverPid);
+  const server1 = procCpuSeconds();
   const cpu = process.cpuUsage(cpu0);
-  const rss = procRssKb(serverPid);
+  const rss = procRssKb();
   running = false;
   stopping = true;
   if (ticker) clearInterval(ticker);
@@ -529,6 +634,123 @@ async function main() {
     },
     server_cpu_s: serverCpu,
     server_cpu_us_per_msg: serverCpu !== null && echoes ? serverCpu * 1e6 / echoes : null,
+    server_cpu_pct: serverCpu !== null ? 100 * serverCpu / seconds : null,
+    server_rss_kb: rss,
+    generator_cpu_s: genCpu,
+    generator_cpu_pct: 100 * genCpu / seconds,
+    errors, errorSample,
+  }, 0);
+}
+
+// ---------------------------------------------------------------------------
+// idle: N WebSocket sessions that only answer pings.
+//
+// `idleWarm` sessions are opened first and kept: the first connections pay
+// one-time costs (lazily imported modules, buffers, caches) that are not a
+// per-connection cost, so the baseline RSS is read after them.  Then N
+// sessions are opened, `concurrency` handshakes at a time (the opening rate:
+// N / the time from the first handshake to the last open packet), the RSS
+// is read again after `settle` seconds, and the server's CPU time is taken
+// over `window` idle seconds, in which the generator only answers pings (at
+// the default 25 s interval a ping round falls in a 30 s window).
+
+async function runIdle() {
+  const warm = await openSessions(idleWarm, 0, connectTimeout);
+  if (warm === null) return;
+  await sleep(1);
+  const rssBaseline = procRssKb();
+  const session = await openSessions(nClients, idleWarm, connectTimeout);
+  if (session === null) { warm.all.forEach((c) => c.close()); return; }
+  const opened = session.opened.length;
+  await sleep(settle);
+  const rssAfter = procRssKb();
+  const cpu0 = process.cpuUsage();
+  const server0 = procCpuSeconds();
+  const t0 = performance.now();
+  measuring = true;
+  await sleep(window);
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const server1 = procCpuSeconds();
+  const rssEnd = procRssKb();
+  const cpu = process.cpuUsage(cpu0);
+  // connections that closed while idle (counted by the close handlers)
+  const stillOpen = warm.all.concat(session.all).filter((c) => c.open).length;
+  stopping = true;
+  warm.all.forEach((c) => c.close());
+  session.all.forEach((c) => c.close());
+  const serverCpu = server0 !== null && server1 !== null ? server1 - server0 : null;
+  const genCpu = (cpu.user + cpu.system) / 1e6;
+  finish({
+    scenario, transport, clients: opened, warm: idleWarm, concurrency,
+    open_seconds: session.openSeconds,
+    conns_per_s: opened / session.openSeconds,
+    settle, seconds, still_open: stillOpen,
+    pings,                        // answered in the window: ~clients + warm
+    server_rss_baseline_kb: rssBaseline,
+    server_rss_kb: rssAfter,
+    server_rss_end_kb: rssEnd,
+    rss_per_conn_kb: rssBaseline !== null && rssAfter !== null
+      ? (rssAfter - rssBaseline) / opened : null,
+    server_cpu_s: serverCpu,
+    server_cpu_pct: serverCpu !== null ? 100 * serverCpu / seconds : null,
+    generator_cpu_s: genCpu,
+    generator_cpu_pct: 100 * genCpu / seconds,
+    errors, errorSample,
+  }, 0);
+}
+
+// ---------------------------------------------------------------------------
+// broadcast: N WebSocket sessions; one of them sends the control message
+// `bench:broadcast <hz> <size>` and from then on the server sends one
+// message to every session `hz` times a second.  The generator only counts:
+// delivered messages, their lag (the server's send time is in the message),
+// and the server's CPU time per delivered message.
+
+async function runBroadcast() {
+  const session = await openSessions(nClients, 0, connectTimeout);
+  if (session === null) return;
+  const clients = session.opened;
+  clients[0].ws.send(`4bench:broadcast ${hz} ${broadcastSize}`);
+  await sleep(warmup);
+  const cpu0 = process.cpuUsage();
+  const server0 = procCpuSeconds();
+  const t0 = performance.now();
+  measuring = true;
+  await sleep(duration);
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const server1 = procCpuSeconds();
+  const cpu = process.cpuUsage(cpu0);
+  const rss = procRssKb();
+  const stillOpen = clients.filter((c) => c.open).length;
+  stopping = true;
+  clients.forEach((c) => c.close());
+  let fewest = Infinity;
+  let most = 0;
+  for (const c of clients) {
+    fewest = Math.min(fewest, c.broadcasts);
+    most = Math.max(most, c.broadcasts);
+  }
+  const sorted = latencies.subarray(0, nLatencies).sort();
+  const serverCpu = server0 !== null && server1 !== null ? server1 - server0 : null;
+  const genCpu = (cpu.user + cpu.system) / 1e6;
+  finish({
+    scenario, transport, clients: clients.length, hz, size: broadcastSize,
+    connect_seconds: session.openSeconds,
+    seconds, still_open: stillOpen,
+    messages: broadcasts,
+    msgs_per_s: broadcasts / seconds,
+    expected_per_s: clients.length * hz,
+    per_client_min: fewest, per_client_max: most,
+    latency_us: {           // delivery lag: server send time -> arrival
+      p50: percentile(sorted, nLatencies, 50),
+      p90: percentile(sorted, nLatencies, 90),
+      p99: percentile(sorted, nLatencies, 99),
+      max: nLatencies ? sorted[nLatencies - 1] : null,
+    },
+    server_cpu_s: serverCpu,
+    server_cpu_us_per_msg: serverCpu !== null && broadcasts ? serverCpu * 1e6 / broadcasts : null,
     server_cpu_pct: serverCpu !== null ? 100 * serverCpu / seconds : null,
     server_rss_kb: rss,
     generator_cpu_s: genCpu,
