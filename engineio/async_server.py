@@ -18,6 +18,7 @@ from . import packet
 from ._sansio import (ACTION_DISCONNECT, ACTION_MESSAGE, ACTION_WAKE_POLL,
                       ACTION_WS_CLOSE, ACTION_WS_SEND, AcceptWebSocket,
                       Handshake, HoldPoll, ReadBody)
+from ._sansio.responses import Response as _Response
 from .async_socket import AsyncSocket
 from .base_server import BaseServer
 
@@ -207,17 +208,22 @@ class AsyncServer(BaseServer):
         outcome = core.handle_request(method, query_string, headers, scheme,
                                       environ, now)
         if isinstance(outcome, HoldPoll):
-            return await self._hold_poll(outcome.session, environ)
-        if isinstance(outcome, ReadBody):
+            outcome = await self._hold_poll(outcome.session, environ)
+        elif isinstance(outcome, ReadBody):
             socket = outcome.session.glue
             socket._post_ticket = outcome
-            return await socket.handle_post_request(environ)
-        if isinstance(outcome, Handshake):
-            outcome = await self._handshake(outcome.session, environ)
-        if core.actions:
-            await self._flush()
+            outcome = await socket.handle_post_request(environ)
         else:
-            self._rearm()
+            if isinstance(outcome, Handshake):
+                outcome = await self._handshake(outcome.session, environ)
+            if core.actions:
+                await self._flush()
+            else:
+                self._rearm()
+        if '_ok' in self.__dict__ and type(outcome) is _Response and \
+                outcome.status == 200:
+            # python-socketio's admin UI wrapped _ok: it counts bytes out
+            self._ok(packets=outcome)
         return outcome
 
     async def _handshake(self, session: Any, environ: Any) -> Any:

@@ -12,8 +12,9 @@ import importlib
 import logging
 from typing import Any, Callable, Dict, List, Optional
 
-from . import packet
+from . import packet, payload
 from ._sansio import ServerConfig, ServerCore
+from ._sansio.responses import Response
 from ._sansio import server as _core_module
 
 __all__ = ['BaseServer', 'default_logger']
@@ -157,6 +158,34 @@ class BaseServer:
             return set_handler
         set_handler(handler)
         return None
+
+    # -- python-socketio's admin UI ---------------------------------------
+
+    def _ok(self, packets: Any = None, headers: Any = None,
+            jsonp_index: Any = None) -> Dict[str, Any]:
+        """python-engineio's 200 response as a dict (``status``,
+        ``headers``, ``response``).
+
+        Kept because python-socketio's admin UI wraps it on the instance
+        to count the bytes sent (REFERENCE §1.10).  Our core builds the
+        responses: the glue calls this only while it is wrapped (``'_ok'``
+        in the instance ``__dict__``), passing the finished ``Response`` as
+        ``packets``, so an unwrapped server spends nothing here."""
+        if isinstance(packets, Response):
+            return {'status': packets.status_line,
+                    'headers': packets.headers, 'response': packets.body}
+        if packets is None:
+            return {'status': '200 OK',
+                    'headers': [('Content-Type', 'text/plain')],
+                    'response': b'ok'}
+        body = payload.Payload(packets=packets).encode(
+            jsonp_index=jsonp_index)
+        if isinstance(body, str):
+            body = body.encode('utf-8')
+        return {'status': '200 OK',
+                'headers': list(headers or []) + [
+                    ('Content-Type', 'text/plain; charset=UTF-8')],
+                'response': body}
 
     # -- sockets ----------------------------------------------------------
 

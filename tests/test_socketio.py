@@ -691,13 +691,6 @@ def test_connect_refused(server, clients):
 
 # -- the admin UI instrumentation ------------------------------------------
 
-ADMIN_XFAIL = pytest.mark.xfail(
-    not hasattr(engineio.Server, '_ok'),
-    reason="python-socketio's instrument() wraps eio._ok, which our "
-           "servers do not have", raises=AttributeError, strict=True)
-
-
-@ADMIN_XFAIL
 @pytest.mark.parametrize('kind', ['asgi', 'threading'])
 def test_admin_instrumentation(kind, clients):
     with running_server(kind, instrument={
@@ -770,7 +763,6 @@ def test_admin_instrumentation(kind, clients):
         assert admin['id']
 
 
-@ADMIN_XFAIL
 @pytest.mark.parametrize('kind', ['asgi', 'threading'])
 def test_admin_counts_polling_traffic(kind):
     """The admin UI counts HTTP traffic through the patched
