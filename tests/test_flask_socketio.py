@@ -9,8 +9,8 @@ threaded server, and in ``gevent`` mode (monkey-patched) through
 prints the port it got, the test drives Node clients against it, and ends
 it.  Everything the server did is checked through what the clients see.
 
-Skipped where Flask-SocketIO is not installed (PyPy), and the gevent case
-while ``engineio.Server`` has no ``gevent`` mode; the Node part fails under
+Skipped where Flask-SocketIO (or, for its case, gevent) is not installed
+(PyPy); the Node part fails under
 ``CI`` when Node or ``tests/js/node_modules/socket.io-client`` is missing,
 else skips.
 """
@@ -28,8 +28,6 @@ from tests.test_socketio import SocketIOClients, import_socketio
 
 import_socketio()
 flask_socketio = pytest.importorskip('flask_socketio')
-
-import engineio  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -129,10 +127,6 @@ CHILD = {
 def _require_mode(async_mode):
     if async_mode == 'gevent':
         pytest.importorskip('gevent')
-        try:
-            engineio.Server(async_mode='gevent')
-        except ValueError:
-            pytest.skip("engineio.Server has no 'gevent' async_mode yet")
 
 
 @pytest.fixture(params=['threading', 'gevent'])
