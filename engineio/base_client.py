@@ -106,7 +106,10 @@ class BaseClient:
         self.ws: Any = None
         self.read_loop_task: Any = None
         self.write_loop_task: Any = None
-        self.queue = self.create_queue()
+        # connect() makes each connection's queue; an asyncio.Queue made
+        # here would bind to no loop on Python 3.9 outside a running loop
+        self.queue: Any = None if self.is_asyncio_based() \
+            else self.create_queue()
         self.queue_empty = self.get_queue_empty_exception()
         self.ssl_verify = ssl_verify
         self.websocket_extra_options = dict(websocket_extra_options or {})
