@@ -94,13 +94,16 @@ def test_utilities():
     eio = engineio.AsyncServer()
     sid = eio.generate_id()
     assert len(sid) == 20 and sid != eio.generate_id()
-    assert isinstance(eio.create_queue(), asyncio.Queue)
     assert eio.get_queue_empty_exception() is asyncio.QueueEmpty
-    assert isinstance(eio.create_event(), asyncio.Event)
     with pytest.raises(KeyError):
         eio.transport('nope')
 
     async def main():
+        # in a running loop: on Python 3.9 asyncio primitives made outside
+        # one bind to get_event_loop(), which may be gone by now
+        assert isinstance(eio.create_queue(), asyncio.Queue)
+        assert isinstance(eio.create_event(), asyncio.Event)
+
         async def task(x):
             await eio.sleep(0)
             return x * 2
