@@ -5,6 +5,7 @@
 #   make test    the suite three times: compiled, ENGINEIO_NO_EXTENSIONS=1, PyPy
 #   make bench   kernels: compiled vs pure vs python-engineio 4.15.1, side by side
 #   make bench-e2e  servers under load: ours compiled/pure, the reference, Node
+#   make bench-clients  Client/AsyncClient: ours compiled/pure vs the reference, against Node's engine.io
 #   make demo    the demo server at http://127.0.0.1:5000 (see README)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +15,7 @@ PYPY_VENV := .venv-pypy
 REF_VENV := .venv-ref
 PYTEST_ARGS ?=
 
-.PHONY: setup chromium nginx codec-demo build test test-compiled test-pure test-pypy demo bench bench-e2e bench-compare bench-save clean
+.PHONY: setup chromium nginx codec-demo build test test-compiled test-pure test-pypy demo bench bench-e2e bench-clients bench-compare bench-save clean
 
 setup: $(VENV)/.installed $(PYPY_VENV)/.installed tests/js/node_modules/.installed chromium nginx
 
@@ -79,14 +80,19 @@ $(REF_VENV)/.installed: $(VENV)/.installed
 bench: setup build $(REF_VENV)/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 
-# regression mode, not part of `make test`: fails when a benchmark's fastest
-# round is >30% slower than bench/baseline/ (compare on a quiet machine)
 # end-to-end load (bench/e2e/README.md): compiled, pure, python-engineio 4.15.1
 # and Node's engine.io under one Node load generator (echo, idle 1k/10k,
 # broadcast; asgi mode, see --modes); ~13 min, uses both CPUs
 bench-e2e: setup build $(REF_VENV)/.installed tests/js/node_modules/.installed
 	$(PY) -m bench.e2e $(BENCH_ARGS)
 
+# Engine.IO clients against Node's engine.io echo server (bench/README.md
+# "Clients"): compiled, pure, python-engineio 4.15.1; ~8-10 min, uses both CPUs
+bench-clients: setup build $(REF_VENV)/.installed tests/js/node_modules/.installed
+	$(PY) -m bench.clients $(BENCH_ARGS)
+
+# regression mode, not part of `make test`: fails when a benchmark's fastest
+# round is >30% slower than bench/baseline/ (compare on a quiet machine)
 bench-compare: setup build
 	$(PY) -m bench --compare $(BENCH_ARGS)
 

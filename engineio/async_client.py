@@ -556,16 +556,13 @@ class AsyncClient(base_client.BaseClient):
                           packets_queue: Any) -> None:
         """Send the queued packets: batched into one POST, or WebSocket
         frames.  A ``None`` in the queue ends the loop after what was
-        queued before it is sent."""
+        queued before it is sent: whoever ends the session queues one (and
+        cancels this task if it does not end in time), so the wait for the
+        next packet needs no timeout, whose ``wait_for`` cost a task and a
+        timer per message."""
         stop = False
         while not stop:
-            try:
-                packets = [await asyncio.wait_for(
-                    packets_queue.get(), self._core.polling_timeout)]
-            except asyncio.TimeoutError:
-                if self._alive(generation):
-                    continue
-                break
+            packets = [await packets_queue.get()]
             while packets[-1] is not None:
                 try:
                     packets.append(packets_queue.get_nowait())

@@ -4,9 +4,10 @@ Thin glue around :class:`engineio._sansio.client.ClientCore`: polling with
 ``requests`` (the application's ``http_session`` when given), WebSocket with
 our own RFC 6455 client (:mod:`engineio._client_websocket`), two threads per
 connection (a reader and a writer; greenlets when gevent or eventlet patched
-the process), and one message handler thread per received message, as in
+the process), and each message handler in a background thread, as in
 python-engineio (a handler may block waiting for a later message, as
-python-socketio's ``call()`` does).
+python-socketio's ``call()`` does); those threads are reused
+(:class:`_HandlerThreads`).
 
 Who ends a session: the first party to claim it in the core (the
 application's ``disconnect()``, the reader on a CLOSE packet, a dead server
@@ -23,7 +24,8 @@ import ssl
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 try:
     import requests
@@ -46,10 +48,74 @@ _SKIPPED_HEADERS = frozenset([
     'content-length', 'sec-websocket-key', 'sec-websocket-version',
     'sec-websocket-extensions', 'sec-websocket-protocol'])
 _CLOSE_PACKET = packet.Packet(packet.CLOSE)
+#: seconds a message handler thread with nothing to do waits for the next
+#: message before it ends
+HANDLER_IDLE_TIMEOUT = 2.0
 
 
 class _RequestFailed(Exception):
     """An HTTP request did not get a complete answer."""
+
+
+class _HandlerThreads:
+    """Runs each message handler call in a background thread, as
+    python-engineio does, but reuses the threads.
+
+    Starting a thread costs ~55 µs of CPU here, most of what a message cost
+    the sync client (``python -m bench.clients``); handing a call to a
+    thread that waits for one costs a few.  A call never waits for a busy
+    thread: when no idle thread is left for it, a new one starts, so a
+    handler that blocks (python-socketio's ``call()`` waiting for its
+    answer) holds up no other.  The calls are taken in the order the
+    messages arrived (python-socketio reassembles a binary event from
+    consecutive messages).  An idle thread ends after
+    :data:`HANDLER_IDLE_TIMEOUT`, or at once when the session ends
+    (:meth:`stop`); a running handler finishes first.
+    """
+
+    def __init__(self, start: Callable[..., Any]) -> None:
+        self._start = start          # the client's start_background_task
+        self._ready = threading.Condition()
+        self._calls: Deque[Tuple[Callable[..., Any], Any]] = deque()
+        #: threads not running a handler: waiting for a call, or starting
+        self._idle = 0
+        self._stopping = False
+
+    def run(self, function: Callable[..., Any], args: Any) -> None:
+        with self._ready:
+            self._calls.append((function, args))
+            if self._idle >= len(self._calls):
+                self._ready.notify()
+                return
+            self._idle += 1
+        try:
+            self._start(self._serve)
+        except BaseException:
+            with self._ready:
+                self._idle -= 1
+            raise
+
+    def stop(self) -> None:
+        """End the idle threads once the queued calls are taken (the busy
+        ones end when their handler returns)."""
+        with self._ready:
+            self._stopping = True
+            self._ready.notify_all()
+
+    def _serve(self) -> None:
+        ready, calls = self._ready, self._calls
+        while True:
+            with ready:
+                while not calls and not self._stopping:
+                    if not ready.wait(HANDLER_IDLE_TIMEOUT):
+                        break
+                self._idle -= 1
+                if not calls:
+                    return
+                function, args = calls.popleft()
+            function(*args)
+            with ready:
+                self._idle += 1
 
 
 class Client(base_client.BaseClient):
@@ -104,6 +170,7 @@ class Client(base_client.BaseClient):
         self._finished = threading.Event()
         self._finished.set()
         self._own_http = False
+        self._handler_threads = _HandlerThreads(self.start_background_task)
 
     # -- public API --------------------------------------------------------
 
@@ -135,6 +202,7 @@ class Client(base_client.BaseClient):
         first = self._core.start(transports)
         self._generation += 1
         self._finished.clear()
+        self._handler_threads = _HandlerThreads(self.start_background_task)
         self.queue = self.create_queue()
         self.ws = None
         self.read_loop_task = self.write_loop_task = None
@@ -691,6 +759,7 @@ class Client(base_client.BaseClient):
         except ValueError:
             pass
         self._release_http()
+        self._handler_threads.stop()
         self.ws = None
         self._ending_thread = None
         self._finished.set()
@@ -706,8 +775,9 @@ class Client(base_client.BaseClient):
         if event == 'disconnect' and args and not _accepts(handler, args):
             args = ()  # a legacy disconnect handler, without the reason
         if run_async:
-            return self.start_background_task(self._run_handler, event,
-                                              handler, args)
+            self._handler_threads.run(self._run_handler,
+                                      (event, handler, args))
+            return None
         return self._run_handler(event, handler, args)
 
     def _run_handler(self, event: str, handler: Any, args: Any) -> Any:
