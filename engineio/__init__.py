@@ -16,5 +16,15 @@ try:  # None without tornado, as in python-engineio
 except ImportError:
     get_tornado_handler = None  # type: ignore[assignment]
 
-__all__ = ['__version__', 'Server', 'WSGIApp', 'Middleware', 'Client',
+
+def run(eio: AsyncServer, host: str = '127.0.0.1', port: int = 5000,
+        **options: object) -> None:
+    """Serve ``eio`` (an ``AsyncServer``) on the embedded uvloop server
+    until SIGINT/SIGTERM; options and docs in :mod:`engineio.embedded`
+    (needs uvloop and httptools, imported only here)."""
+    from .embedded import run as _run
+    _run(eio, host, port, **options)
+
+
+__all__ = ['__version__', 'run', 'Server', 'WSGIApp', 'Middleware', 'Client',
            'AsyncServer', 'ASGIApp', 'get_tornado_handler', 'AsyncClient']
