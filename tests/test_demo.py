@@ -1,6 +1,8 @@
 """The demo (``make demo``): its page, its server, and a real browser on it.
 
-The demo app runs on a real uvicorn on 127.0.0.1.  The official JavaScript
+The demo runs as ``make demo`` runs it (``python -m examples.demo.server``,
+the embedded uvloop server, in a subprocess) and on a real uvicorn in
+process, both on 127.0.0.1.  The official JavaScript
 client (Node) goes through polling, the upgrade and an echo; headless
 Chromium (Debian's ``chromium``) loads the page and must show round trips,
 the WebSocket transport and the server's kernels.  Under ``CI`` a missing
@@ -10,8 +12,10 @@ installs them); elsewhere those tests skip.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -25,8 +29,10 @@ from engineio import _speedups  # noqa: E402
 from examples.demo import server as demo  # noqa: E402
 
 
-@pytest.fixture(scope='module')
-def port():
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def serve_uvicorn():
     listener = socket.socket()
     listener.bind(('127.0.0.1', 0))
     listener.listen(128)
@@ -48,12 +54,47 @@ def port():
         listener.close()
 
 
+def serve_embedded():
+    """``make demo``'s command, on a free port; stopped with SIGTERM."""
+    pytest.importorskip('uvloop')
+    pytest.importorskip('httptools')
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'examples.demo.server', '--port', '0'],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in process.stdout:
+            if line.startswith('serving on '):
+                port = int(line.rsplit(':', 1)[1])
+                break
+        assert port, process.stderr.read()[-2000:]
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(TIMEOUT) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+            process.stderr.close()
+
+
+@pytest.fixture(scope='module', params=['embedded', 'uvicorn'])
+def port(request):
+    serve = serve_embedded if request.param == 'embedded' else serve_uvicorn
+    yield from serve()
+
+
 def test_page_and_client_script(port):
     status, headers, body = request(port, 'GET', '/')
+    headers = {name.lower(): value for name, value in headers.items()}
     assert status == 200 and headers['content-type'].startswith('text/html')
     assert b'<title>Engine.IO demo</title>' in body
     require(os.path.exists(demo.CLIENT_JS), 'tests/js/node_modules')
     status, headers, body = request(port, 'GET', '/engine.io.js')
+    headers = {name.lower(): value for name, value in headers.items()}
     assert status == 200 and 'javascript' in headers['content-type']
     assert len(body) > 1000
 

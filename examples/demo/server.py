@@ -1,6 +1,11 @@
-"""The demo: an Engine.IO echo server on uvicorn, with a page that shows it working.
+"""The demo: an Engine.IO echo server, with a page that shows it working.
 
     python -m examples.demo.server [--host 127.0.0.1] [--port 5000]
+                                   [--server embedded|uvicorn]
+
+By default it runs on the embedded server (``engineio.run``: uvloop and
+httptools, no ASGI server in between); ``--server uvicorn`` serves the same
+application as ``ASGIApp`` on uvicorn.
 
 (``make demo`` builds the compiled kernels and runs this.)  Open
 http://127.0.0.1:5000: the page connects with the official JavaScript
@@ -17,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+from typing import Any, Dict
 
 import engineio
 from engineio import _speedups
@@ -44,7 +50,7 @@ def create_app() -> engineio.ASGIApp:
     async def message(sid: str, data: object) -> None:
         await eio.send(sid, info() if data == 'info?' else data)
 
-    static_files = {'/': os.path.join(HERE, 'index.html')}
+    static_files: Dict[str, Any] = {'/': os.path.join(HERE, 'index.html')}
     if os.path.exists(CLIENT_JS):
         static_files['/engine.io.js'] = {
             'filename': CLIENT_JS, 'content_type': 'application/javascript'}
@@ -55,12 +61,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=5000)
+    parser.add_argument('--server', choices=['embedded', 'uvicorn'],
+                        default='embedded')
     args = parser.parse_args()
-    import uvicorn
     if not os.path.exists(CLIENT_JS):
         print('warning: %s is missing (run `make setup`): the page cannot '
               'load the JavaScript client' % CLIENT_JS)
-    options = {}
+    app = create_app()
+    print('engineio %s, kernels: %s, server: %s; open http://%s:%d' % (
+        engineio.__version__, _speedups.IMPLEMENTATION, args.server,
+        args.host, args.port), flush=True)
+    if args.server == 'embedded':
+        def ready(server: object) -> None:
+            print('serving on %s://%s:%d' % (
+                server.scheme, server.server_name,  # type: ignore
+                server.port), flush=True)  # type: ignore
+
+        engineio.run(app.engineio_server, host=args.host, port=args.port,
+                     static_files=app.static_files, ready=ready)
+        return
+    import uvicorn
+    options: Dict[str, Any] = {}
     try:  # the fast stack when it is installed (the bench extra has it)
         import uvloop  # noqa: F401
         options['loop'] = 'uvloop'
@@ -71,10 +92,8 @@ def main() -> None:
         options['http'] = 'httptools'
     except ImportError:
         pass
-    print('engineio %s, kernels: %s; open http://%s:%d' % (
-        engineio.__version__, _speedups.IMPLEMENTATION, args.host, args.port))
-    uvicorn.run(create_app(), host=args.host, port=args.port,
-                log_level='warning', **options)
+    uvicorn.run(app, host=args.host, port=args.port, log_level='warning',
+                **options)
 
 
 if __name__ == '__main__':
