@@ -453,6 +453,9 @@ def describe(variant: Variant) -> str:
         text += 'uvicorn %s, loop=%s, http=%s, ws=%s %s' % (
             versions.get('uvicorn', '?'), info.get('loop'), info.get('http'),
             info.get('ws'), versions.get(info.get('ws'), ''))
+    elif variant.mode == 'embedded':
+        text += 'embedded server (engineio.run), uvloop %s, httptools %s' % (
+            versions.get('uvloop', '?'), versions.get('httptools', '?'))
     elif variant.mode == 'threading':
         text += 'gunicorn %s, 1 %s worker, %s threads' % (
             versions.get('gunicorn', '?'), info.get('worker'),

@@ -46,6 +46,8 @@ MODE_STACKS = {
     # installed (ours: engineio.async_drivers.gevent.WebSocketHandler)
     'gevent': ('gevent', 'gevent-websocket', 'greenlet'),
     'eventlet': ('eventlet',),
+    # this project's embedded server (engineio.run); the reference has none
+    'embedded': ('uvloop', 'httptools'),
 }
 MODES = tuple(MODE_STACKS)
 # pins for what the reference needs and .venv does not have

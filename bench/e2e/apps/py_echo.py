@@ -42,7 +42,7 @@ import sys
 import time
 
 MODES = ('asgi', 'aiohttp', 'tornado', 'sanic', 'threading', 'gevent',
-         'eventlet')
+         'eventlet', 'embedded')
 CONTROL = 'bench:broadcast '
 
 
@@ -269,6 +269,21 @@ def run_asgi(args):
                             access_log=False, log_level='warning',
                             lifespan='off')
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_embedded(args):
+    """This project's embedded server (``engineio.run``: uvloop + httptools,
+    no ASGI server); python-engineio has none, so its row is unsupported."""
+    import engineio
+    try:
+        from engineio.embedded import run
+    except ImportError as exc:
+        unsupported('embedded', 'engineio.embedded: %s' % exc)
+    eio = make_server(engineio, 'asgi', async_app)
+    sock = listening_socket()
+    announce(describe('embedded', sock.getsockname()[1], [os.getpid()],
+                      ['uvloop', 'httptools'], {'loop': 'uvloop'}))
+    run(eio, sock=sock, handle_signals=True)
 
 
 def asyncio_loop(args):
