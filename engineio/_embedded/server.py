@@ -28,8 +28,9 @@ import logging
 import signal
 import time
 from email.utils import formatdate
-from typing import Any, Callable, Dict, Generator, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
+from .. import async_socket as _async_socket
 from .._sansio.requests import endpoint_prefix
 from .http import REQUEST_KEY, HttpConnection
 
@@ -38,33 +39,9 @@ __all__ = ['EmbeddedServer', 'run', 'serve', 'step']
 logger = logging.getLogger('engineio.server')
 
 
-class _Resume:
-    """Awaitable that finishes a coroutine already stepped once (it yielded
-    ``yielded``), forwarding what the awaiting task sends or throws."""
-
-    __slots__ = ('coro', 'yielded')
-
-    def __init__(self, coro: Any, yielded: Any) -> None:
-        self.coro = coro
-        self.yielded = yielded
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro = self.coro
-        value = self.yielded
-        self.coro = self.yielded = None
-        while True:
-            try:
-                try:
-                    sent = yield value
-                except GeneratorExit:
-                    coro.close()
-                    raise
-                except BaseException as exc:
-                    value = coro.throw(exc)
-                else:
-                    value = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
+# the awaitable that finishes a coroutine already stepped once: the one
+# AsyncSocket's outbox uses
+_Resume = _async_socket._Resume
 
 
 async def _finish(coro: Any, yielded: Any) -> Any:
