@@ -450,28 +450,6 @@ class AsyncClient(base_client.BaseClient):
 
     # -- connected ---------------------------------------------------------
 
-    def _start_loops(self, ws: Any) -> None:
-        generation = self._generation
-        self.write_loop_task = self.start_background_task(
-            self._write_loop, generation, ws, self.queue)
-        if ws is None:
-            self.read_loop_task = self.start_background_task(
-                self._read_loop_polling, generation)
-        else:
-            self.read_loop_task = self.start_background_task(
-                self._read_loop_websocket, generation, ws)
-
-    def _alive(self, generation: int) -> bool:
-        return generation == self._generation and self._core.can_send()
-
-    def _send_packet(self, pkt: Any) -> bool:
-        """Queue a packet for the writer; False when not connected."""
-        if not self._core.can_send():
-            return False
-        self.queue.put_nowait(pkt)
-        self._log_packet('Sending', pkt)
-        return True
-
     async def _receive_packet(self, pkt: Any) -> None:
         """Handle incoming packets from the server."""
         self._log_packet('Received', pkt)

@@ -59,6 +59,14 @@ class BaseClient:
     #: (bytes); set on an instance or a subclass to change it
     max_message_size = _core.DEFAULT_MAX_MESSAGE_SIZE
 
+    # provided by the glue (Client / AsyncClient): declared for the shared
+    # methods below, never assigned here
+    _generation: int
+    start_background_task: Callable[..., Any]
+    _write_loop: Callable[..., Any]
+    _read_loop_polling: Callable[..., Any]
+    _read_loop_websocket: Callable[..., Any]
+
     class reason:
         """Disconnection reasons."""
         #: Client-initiated disconnection.
@@ -196,6 +204,31 @@ class BaseClient:
     def _log_unexpected(self, pkt: Any) -> None:
         self.logger.error('Received unexpected packet of type %s',
                           pkt.packet_type)
+
+    # -- the connected loops (the glue defines _write_loop and the readers)
+
+    def _start_loops(self, ws: Any) -> None:
+        generation = self._generation
+        self.write_loop_task = self.start_background_task(
+            self._write_loop, generation, ws, self.queue)
+        if ws is None:
+            self.read_loop_task = self.start_background_task(
+                self._read_loop_polling, generation)
+        else:
+            self.read_loop_task = self.start_background_task(
+                self._read_loop_websocket, generation, ws)
+
+    def _alive(self, generation: int) -> bool:
+        return generation == self._generation and self._core.can_send()
+
+    def _send_packet(self, pkt: Any) -> bool:
+        """Queue a packet for the writer; False when not connected (both
+        glues' queues are unbounded: ``put_nowait`` never refuses)."""
+        if not self._core.can_send():
+            return False
+        self.queue.put_nowait(pkt)
+        self._log_packet('Sending', pkt)
+        return True
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         """Create a queue object."""

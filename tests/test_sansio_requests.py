@@ -457,3 +457,17 @@ def test_endpoint_routing():
     assert not is_endpoint('/engine.iox', prefix)
     assert not is_endpoint('/', prefix)
     assert is_endpoint('/anything', None)
+
+
+def test_add_wsgi_headers_names_and_joins_as_wsgi_does():
+    from engineio._sansio.requests import add_wsgi_headers
+    environ = {'REQUEST_METHOD': 'GET'}
+    add_wsgi_headers(environ, [('Content-Type', 'text/plain'),
+                               ('content-length', '6'),
+                               ('X-Forwarded-For', '10.0.0.1'),
+                               ('x-forwarded-for', '10.0.0.2'),
+                               ('Sec-WebSocket-Key', 'abc')])
+    assert environ == {'REQUEST_METHOD': 'GET', 'CONTENT_TYPE': 'text/plain',
+                       'CONTENT_LENGTH': '6',
+                       'HTTP_X_FORWARDED_FOR': '10.0.0.1,10.0.0.2',
+                       'HTTP_SEC_WEBSOCKET_KEY': 'abc'}

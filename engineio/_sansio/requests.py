@@ -16,7 +16,8 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 from urllib.parse import unquote_plus
 
 __all__ = ['Request', 'parse_request', 'request_from_environ', 'parse_query',
-           'headers_from_environ', 'headers_from_asgi', 'INVALID',
+           'headers_from_environ', 'headers_from_asgi', 'add_wsgi_headers',
+           'INVALID',
            'is_valid_header_value', 'endpoint_prefix', 'is_endpoint']
 
 #: marks a query value that was present but malformed (``j=abc``)
@@ -71,6 +72,26 @@ def headers_from_environ(environ: Mapping[str, Any]) -> Dict[str, str]:
         if value:
             headers[name] = value
     return headers
+
+
+def add_wsgi_headers(environ: Dict[str, Any],
+                     headers: Iterable[Tuple[str, str]]) -> None:
+    """Put HTTP ``headers`` (name, value pairs as str) into a WSGI-style
+    ``environ`` as WSGI names them: ``CONTENT_TYPE``, ``CONTENT_LENGTH``,
+    else ``HTTP_<NAME>``, repeated headers joined with ``,``.  The asyncio
+    drivers build the environ the handlers see with it."""
+    for name, value in headers:
+        name = name.upper()
+        if name == 'CONTENT-TYPE':
+            environ['CONTENT_TYPE'] = value
+            continue
+        if name == 'CONTENT-LENGTH':
+            environ['CONTENT_LENGTH'] = value
+            continue
+        key = 'HTTP_' + name.replace('-', '_')
+        if key in environ:
+            value = environ[key] + ',' + value
+        environ[key] = value
 
 
 def headers_from_asgi(raw: Iterable[Tuple[bytes, bytes]]) -> Dict[str, str]:

@@ -33,6 +33,7 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
 from .._sansio import AcceptWebSocket, headers_from_environ
+from .._sansio.requests import add_wsgi_headers
 
 __all__ = ['create_route', 'translate_request', 'read_body',
            'wait_disconnect', 'handle_request', 'WebSocket']
@@ -90,18 +91,7 @@ def translate_request(request: web.BaseRequest) -> Dict[str, Any]:
         'SERVER_PORT': str(sock[1]),
         'aiohttp.request': request,
     }
-    for name, value in request.headers.items():
-        name = name.upper()
-        if name == 'CONTENT-TYPE':
-            environ['CONTENT_TYPE'] = value
-            continue
-        if name == 'CONTENT-LENGTH':
-            environ['CONTENT_LENGTH'] = value
-            continue
-        key = 'HTTP_' + name.replace('-', '_')
-        if key in environ:
-            value = environ[key] + ',' + value
-        environ[key] = value
+    add_wsgi_headers(environ, request.headers.items())
     return environ
 
 

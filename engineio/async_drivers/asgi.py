@@ -30,7 +30,8 @@ from inspect import isawaitable
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._sansio import AcceptWebSocket, headers_from_environ
-from .._sansio.requests import endpoint_prefix, is_endpoint
+from .._sansio.requests import (add_wsgi_headers, endpoint_prefix,
+                                is_endpoint)
 from ..static_files import get_static_file
 
 __all__ = ['ASGIApp', 'translate_request', 'read_body', 'wait_disconnect',
@@ -236,19 +237,9 @@ def translate_request(scope: Dict[str, Any], receive: Any,
         'asgi.send': send,
         'asgi.scope': scope,
     }
-    for raw_name, raw_value in scope.get('headers', ()):
-        name = raw_name.decode('latin-1').upper()
-        value = raw_value.decode('latin-1')
-        if name == 'CONTENT-TYPE':
-            environ['CONTENT_TYPE'] = value
-            continue
-        if name == 'CONTENT-LENGTH':
-            environ['CONTENT_LENGTH'] = value
-            continue
-        key = 'HTTP_' + name.replace('-', '_')
-        if key in environ:
-            value = environ[key] + ',' + value
-        environ[key] = value
+    add_wsgi_headers(environ, [
+        (name.decode('latin-1'), value.decode('latin-1'))
+        for name, value in scope.get('headers', ())])
     return environ
 
 

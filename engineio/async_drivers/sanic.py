@@ -36,6 +36,7 @@ from sanic.exceptions import BadRequest
 from sanic.response import HTTPResponse
 
 from .._sansio import AcceptWebSocket, headers_from_environ
+from .._sansio.requests import add_wsgi_headers
 
 __all__ = ['create_route', 'translate_request', 'read_body',
            'handle_request', 'WebSocket']
@@ -93,18 +94,7 @@ def translate_request(request: Any) -> Dict[str, Any]:
         'SERVER_PORT': str(local[1]),
         'sanic.request': request,
     }
-    for name, value in request.headers.items():
-        name = name.upper()
-        if name == 'CONTENT-TYPE':
-            environ['CONTENT_TYPE'] = value
-            continue
-        if name == 'CONTENT-LENGTH':
-            environ['CONTENT_LENGTH'] = value
-            continue
-        key = 'HTTP_' + name.replace('-', '_')
-        if key in environ:
-            value = environ[key] + ',' + value
-        environ[key] = value
+    add_wsgi_headers(environ, request.headers.items())
     return environ
 
 

@@ -36,6 +36,7 @@ import tornado.web
 import tornado.websocket
 
 from .._sansio import AcceptWebSocket, headers_from_environ
+from .._sansio.requests import add_wsgi_headers
 
 __all__ = ['get_tornado_handler', 'translate_request', 'read_body',
            'wait_disconnect', 'handle_request', 'WebSocket']
@@ -296,18 +297,7 @@ def translate_request(handler: Any) -> Dict[str, Any]:
         'SERVER_PORT': port,
         'tornado.handler': handler,
     }
-    for name, value in request.headers.get_all():
-        name = name.upper()
-        if name == 'CONTENT-TYPE':
-            environ['CONTENT_TYPE'] = value
-            continue
-        if name == 'CONTENT-LENGTH':
-            environ['CONTENT_LENGTH'] = value
-            continue
-        key = 'HTTP_' + name.replace('-', '_')
-        if key in environ:
-            value = environ[key] + ',' + value
-        environ[key] = value
+    add_wsgi_headers(environ, request.headers.get_all())
     return environ
 
 
