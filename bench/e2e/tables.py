@@ -146,9 +146,10 @@ def scenario_table(kind: str, rows: Sequence[Row], med: Dict[str, Metrics],
             lines.append(cells)
             continue
         if kind == 'idle':
-            cpu = fmt(m.get('idle_cpu_pct'), 'pct1')
-            if row.name in ('compiled', 'pure') and m.get('idle_cpu_pct') is not None:
-                cpu += mark(m['idle_cpu_pct'] <= IDLE_CPU_TARGET,
+            idle_cpu = m.get('idle_cpu_pct')
+            cpu = fmt(idle_cpu, 'pct1')
+            if row.name in ('compiled', 'pure') and idle_cpu is not None:
+                cpu += mark(idle_cpu <= IDLE_CPU_TARGET,
                             '≤%g%%' % IDLE_CPU_TARGET)
             cells = [row.label, fmt(m.get('conns_per_s'), 'rate'),
                      fmt(m.get('rss_per_conn_kb'), 'KB'),
@@ -159,8 +160,9 @@ def scenario_table(kind: str, rows: Sequence[Row], med: Dict[str, Metrics],
                      fmt(m.get('errors'), 'count')]
         elif kind == 'broadcast':
             expected = m.get('expected_per_s')
-            share = m.get('msgs_per_s') / expected \
-                if expected and m.get('msgs_per_s') is not None else None
+            delivered = m.get('msgs_per_s')
+            share = delivered / expected \
+                if expected and delivered is not None else None
             cells = [row.label, fmt(m.get('msgs_per_s'), 'rate'),
                      fmt(share * 100 if share is not None else None, 'pct'),
                      fmt(m.get('server_cpu_us_per_msg'), 'us'),
