@@ -1,26 +1,36 @@
-"""Our own RFC 6455 client connection, for the sync ``Client``.
+"""Our own RFC 6455 client: the sans-I/O core both clients share, and the
+blocking connection of the sync ``Client``.
 
-A blocking WebSocket over ``socket``/``ssl`` (so gevent's and eventlet's
-monkey-patching turn it green), on the framing kernels of
-:mod:`engineio._speedups` (:class:`FrameParser` to read, :func:`build_frame`
-to write masked frames).  This module does the I/O around them:
+The sans-I/O part (no sockets, no threads, no asyncio) is what the sync
+client (here) and ``AsyncClient`` (:mod:`engineio._async_client_websocket`)
+have in common, decided once:
 
-* the opening handshake, directly or through an HTTP proxy (``CONNECT``),
-  over TLS when the URL is ``wss``: certificate verification is on unless
-  ``cert_reqs`` says otherwise; the ``Sec-WebSocket-Accept`` answer checked;
-* reading (:meth:`ClientWebSocket.recv`, one reader thread): pings answered,
-  the closing handshake, and the close codes the parser decides (1002, 1007,
-  1009 for a message over ``max_size``);
-* writing from any thread, serialised by one lock, each frame masked with a
-  key sliced from a pool of ``os.urandom(4096)`` (one system call per 1024
-  frames, not one per frame).
+* :class:`Handshake`: the opening request (the ``Sec-WebSocket-Key``, the
+  headers) and the check of the answer (status 101, the Upgrade headers, the
+  ``Sec-WebSocket-Accept`` value, no extension or subprotocol that was not
+  offered), fed whatever bytes arrive; :func:`parse_head` (an HTTP answer's
+  head, bounded) and :func:`tunnel_request`/:func:`check_tunnel_answer` (an
+  HTTP proxy's ``CONNECT``) under it;
+* :class:`FrameCodec`: the frames of one open connection.  Outgoing frames
+  are masked with keys sliced from a pool of ``os.urandom(4096)`` (one
+  system call per 1024 frames, not one per frame); incoming bytes go to the
+  kernel's incremental :class:`FrameParser` (``engineio._speedups``), pings
+  are answered, the closing handshake followed, and the close codes the
+  parser decides (1002, 1007, 1009 for a message over ``max_size``) sent.
 
-:func:`check_options` validates ``websocket_extra_options``: the keys that
-python-engineio passed on to websocket-client's ``create_connection`` and
-that mean something here (see :data:`OPTIONS`); anything else is a
-ValueError, so that a misspelt option is not silently ignored.  Concurrent
-reading and writing on one TLS socket relies on CPython's ``ssl`` module, as
-websocket-client did.
+The sync connection (:func:`connect`, :class:`ClientWebSocket`) is a
+blocking WebSocket over ``socket``/``ssl`` (so gevent's and eventlet's
+monkey-patching turn it green): the handshake directly or through an HTTP
+proxy, over TLS when the URL is ``wss`` (verification on unless ``cert_reqs``
+says otherwise); reading from one thread, writing from any thread,
+serialised by one lock.  Concurrent reading and writing on one TLS socket
+relies on CPython's ``ssl`` module, as websocket-client did.
+
+:func:`check_options` validates the sync client's
+``websocket_extra_options``: the keys python-engineio passed on to
+websocket-client's ``create_connection`` that mean something here (see
+:data:`OPTIONS`); anything else is a ValueError, so that a misspelt option is
+not silently ignored.
 """
 from __future__ import annotations
 
@@ -40,7 +50,9 @@ from ._speedups import websocket as _ws
 
 __all__ = ['OPTIONS', 'SSL_OPTIONS', 'WebSocketError',
            'WebSocketHandshakeError', 'WebSocketTimeout', 'WebSocketClosed',
-           'ClientWebSocket', 'check_options', 'make_ssl_context', 'connect']
+           'Handshake', 'FrameCodec', 'parse_head', 'tunnel_request',
+           'check_tunnel_answer', 'accept_key', 'ClientWebSocket',
+           'check_options', 'make_ssl_context', 'connect']
 
 #: ``websocket_extra_options`` keys the sync client honours (websocket-client's
 #: names, plus ``max_size``):
@@ -85,8 +97,11 @@ _GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 _RECV_SIZE = 65536
 #: the opening handshake answer (status line and headers) may not be longer
 _MAX_HANDSHAKE = 65536
-#: masking keys are sliced from this many random bytes at a time
+#: masking keys are sliced from this many random bytes at a time; the first
+#: refill of a connection is smaller: many connections send a few frames
+#: only, and ``os.urandom(4096)`` costs tens of microseconds
 _KEY_POOL = 4096
+_FIRST_KEY_POOL = 256
 _OP_TEXT, _OP_BINARY, _OP_CLOSE = _ws.OP_TEXT, _ws.OP_BINARY, _ws.OP_CLOSE
 _OP_PING, _OP_PONG = _ws.OP_PING, _ws.OP_PONG
 _build_frame = _ws.build_frame
@@ -173,10 +188,302 @@ def make_ssl_context(sslopt: Dict[str, Any]) -> ssl.SSLContext:
     return context
 
 
-def _accept_key(key: str) -> str:
+# -- the handshake, sans I/O --------------------------------------------------
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value a server must answer ``key`` with."""
     return base64.b64encode(hashlib.sha1(
         key.encode('ascii') + _GUID).digest()).decode('ascii')
 
+
+def parse_head(data: bytes, what: str
+               ) -> Optional[Tuple[int, Dict[str, str], bytes]]:
+    """An HTTP answer's head from the bytes received so far: ``(status,
+    headers, bytes after the head)``, or None while it is incomplete.
+
+    Header names are lower-cased; repeated headers are joined with ``', '``
+    (``Set-Cookie`` with a newline, which ``SimpleCookie.load`` reads).
+    Raises WebSocketHandshakeError for an answer that is not HTTP, has a
+    malformed header, or whose head is longer than :data:`_MAX_HANDSHAKE`
+    (``what`` names the exchange in the message).
+    """
+    end = data.find(b'\r\n\r\n')
+    if end < 0:
+        if len(data) > _MAX_HANDSHAKE:
+            raise WebSocketHandshakeError('%s answer too long' % what)
+        return None
+    if end > _MAX_HANDSHAKE:
+        raise WebSocketHandshakeError('%s answer too long' % what)
+    lines = data[:end].decode('latin-1').split('\r\n')
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith('HTTP/') or \
+            not parts[1].isdigit():
+        raise WebSocketHandshakeError('%s answer is not HTTP: %r'
+                                      % (what, lines[0][:80]))
+    headers: Dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(':')
+        if not sep:
+            raise WebSocketHandshakeError('malformed header in the %s answer'
+                                          % what)
+        name = name.strip().lower()
+        value = value.strip()
+        if name in headers:
+            # Set-Cookie values hold commas (dates): one per line instead
+            value = headers[name] + ('\n' if name == 'set-cookie'
+                                     else ', ') + value
+        headers[name] = value
+    return int(parts[1]), headers, data[end + 4:]
+
+
+def _check_header_lines(lines: Sequence[str]) -> bytes:
+    for line in lines:
+        if '\r' in line or '\n' in line:
+            raise ValueError('Invalid character in handshake header %r'
+                             % line)
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('utf-8')
+
+
+def _host_port(host: str, port: int) -> str:
+    return '[%s]:%d' % (host, port) if ':' in host else '%s:%d' % (host, port)
+
+
+def tunnel_request(host: str, port: int,
+                   auth: Optional[Tuple[str, str]] = None,
+                   headers: Sequence[Tuple[str, str]] = ()) -> bytes:
+    """The ``CONNECT`` request asking an HTTP proxy for a tunnel to
+    ``host:port`` (``auth``: Basic credentials; ``headers``: more
+    headers, e.g. a ready ``Proxy-Authorization``)."""
+    target = _host_port(host, port)
+    lines = ['CONNECT %s HTTP/1.1' % target, 'Host: %s' % target]
+    if auth:
+        token = base64.b64encode(('%s:%s' % tuple(auth)).encode('utf-8'))
+        lines.append('Proxy-Authorization: Basic ' + token.decode('ascii'))
+    lines.extend('%s: %s' % (name, value) for name, value in headers)
+    return _check_header_lines(lines)
+
+
+def check_tunnel_answer(status: int, rest: bytes) -> None:
+    """WebSocketHandshakeError unless the proxy opened the tunnel (200, and
+    nothing sent through it yet)."""
+    if status != 200:
+        raise WebSocketHandshakeError(
+            'proxy refused the tunnel with status %d' % status, status)
+    if rest:
+        raise WebSocketHandshakeError('proxy sent data before the tunnel '
+                                      'was used')
+
+
+class Handshake:
+    """The opening handshake of one client WebSocket, sans I/O.
+
+    From ``url`` (``ws://`` or ``wss://``; ValueError otherwise) it knows
+    where to connect (``host``, ``port``, ``secure``) and what to send
+    (``request``: ``headers`` added, a ``Host`` among them replacing ours,
+    ``subprotocols`` offered).  :meth:`receive` is then fed the answer's
+    bytes as they come.  ``response_headers`` holds the answer's headers once
+    it was accepted (for its cookies).
+    """
+
+    def __init__(self, url: str, headers: Sequence[Tuple[str, str]] = (),
+                 subprotocols: Optional[Sequence[str]] = None) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ('ws', 'wss') or not parsed.hostname:
+            raise ValueError('Invalid WebSocket URL %r' % url)
+        self.secure = parsed.scheme == 'wss'
+        self.host: str = parsed.hostname
+        self.port: int = parsed.port or (443 if self.secure else 80)
+        self.subprotocols = list(subprotocols or ())
+        self.key = base64.b64encode(os.urandom(16)).decode('ascii')
+        self.response_headers: Dict[str, str] = {}
+        self._buffer = b''
+        target = (parsed.path or '/') + ('?' + parsed.query
+                                         if parsed.query else '')
+        host_header = parsed.netloc.rpartition('@')[2]
+        extra = []
+        for name, value in headers:
+            if name.lower() == 'host':
+                host_header = value
+            else:
+                extra.append('%s: %s' % (name, value))
+        lines = ['GET %s HTTP/1.1' % target, 'Host: %s' % host_header,
+                 'Upgrade: websocket', 'Connection: Upgrade',
+                 'Sec-WebSocket-Key: ' + self.key, 'Sec-WebSocket-Version: 13']
+        if self.subprotocols:
+            lines.append('Sec-WebSocket-Protocol: ' + ', '.join(
+                self.subprotocols))
+        lines.extend(extra)
+        #: the bytes to send
+        self.request = _check_header_lines(lines)
+
+    def receive(self, data: bytes) -> Optional[bytes]:
+        """Feed bytes of the answer.  None while the head is incomplete;
+        once it is complete and accepted, the bytes received after it (the
+        first frames, already).  Raises WebSocketHandshakeError when the
+        server refused or answered wrong."""
+        self._buffer += data
+        head = parse_head(self._buffer, 'WebSocket handshake')
+        if head is None:
+            return None
+        self._buffer = b''
+        status, answer, rest = head
+        if status != 101:
+            raise WebSocketHandshakeError(
+                'WebSocket handshake refused with status %d' % status, status)
+        if answer.get('upgrade', '').lower() != 'websocket' or \
+                'upgrade' not in answer.get('connection', '').lower():
+            raise WebSocketHandshakeError('WebSocket handshake answer without '
+                                          'the Upgrade headers', status)
+        if answer.get('sec-websocket-accept') != accept_key(self.key):
+            raise WebSocketHandshakeError('WebSocket handshake answer with a '
+                                          'wrong Sec-WebSocket-Accept', status)
+        if answer.get('sec-websocket-extensions'):
+            raise WebSocketHandshakeError('server chose a WebSocket extension '
+                                          'that was not offered', status)
+        protocol = answer.get('sec-websocket-protocol')
+        if protocol and protocol not in self.subprotocols:
+            raise WebSocketHandshakeError('server chose a subprotocol that '
+                                          'was not offered', status)
+        self.response_headers = answer
+        return rest
+
+
+# -- the frames, sans I/O -----------------------------------------------------
+
+class FrameCodec:
+    """The frames of one open client WebSocket, sans I/O.
+
+    Writing: :meth:`encode` (one message), :meth:`encode_many`,
+    :meth:`encode_ping`, :meth:`close_frame` (b'' once a close frame was
+    produced: the connection sends one at most), each masked with a key from
+    the pool.  Not thread-safe: the sync connection calls them under its
+    write lock.
+
+    Reading: :meth:`receive` takes received bytes and returns the data
+    messages they completed (str for text, bytes for binary).  Pings, the
+    server's close frame and protocol violations leave frames to send in
+    ``pending_control`` (built by :meth:`control_frames`, which uses the key
+    pool, so under the same lock as the writes) and set ``closed`` to
+    ``(code, reason)``: the connection is over for reading.  ``pongs``
+    counts the pongs received (for a keep-alive).  :meth:`receive_eof`
+    records the end of the stream.
+    """
+
+    __slots__ = ('parser', 'closed', 'close_sent', 'pending_control',
+                 'pongs', '_keys', '_key_pos')
+
+    def __init__(self, max_size: Optional[int]) -> None:
+        self.parser = _ws.FrameParser(max_size, require_mask=False)
+        #: (code, reason) once the connection is over for reading
+        self.closed: Optional[Tuple[int, str]] = None
+        self.close_sent = False
+        #: control frames to send: (opcode, payload), a close code as int
+        self.pending_control: List[Tuple[int, Any]] = []
+        self.pongs = 0
+        self._keys = b''
+        self._key_pos = 0
+
+    # -- writing -----------------------------------------------------------
+
+    def mask_key(self) -> bytes:
+        """A fresh masking key, sliced from a pool of random bytes."""
+        pos = self._key_pos
+        if pos >= len(self._keys):
+            self._keys = os.urandom(_KEY_POOL if self._keys
+                                    else _FIRST_KEY_POOL)
+            pos = 0
+        self._key_pos = pos + 4
+        return self._keys[pos:pos + 4]
+
+    def encode(self, data: Union[str, bytes]) -> bytes:
+        """One masked message frame: str as text, bytes as binary."""
+        return _build_frame(_OP_TEXT if type(data) is str else _OP_BINARY,
+                            data, mask_key=self.mask_key())
+
+    def encode_many(self, messages: Sequence[Union[str, bytes]]) -> bytes:
+        """Several message frames, joined for one write."""
+        encode = self.encode
+        return b''.join([encode(data) for data in messages])
+
+    def encode_ping(self, payload: bytes = b'') -> bytes:
+        """A ping frame (a keep-alive)."""
+        return _build_frame(_OP_PING, payload, mask_key=self.mask_key())
+
+    def close_frame(self, code: int = _ws.CLOSE_NORMAL) -> bytes:
+        """The close frame with ``code``; b'' when one was produced
+        already."""
+        if self.close_sent:
+            return b''
+        self.close_sent = True
+        return _build_frame(_OP_CLOSE, _ws.build_close_payload(code),
+                            mask_key=self.mask_key())
+
+    def control_frames(self) -> bytes:
+        """The frames :meth:`receive` asked for (pongs, the close reply),
+        encoded; clears them.  Nothing is sent after a close frame."""
+        out = []
+        for opcode, payload in self.pending_control:
+            if opcode == _OP_CLOSE:
+                out.append(self.close_frame(payload))
+            elif not self.close_sent:
+                out.append(_build_frame(opcode, payload,
+                                        mask_key=self.mask_key()))
+        self.pending_control = []
+        return b''.join(out)
+
+    # -- reading -----------------------------------------------------------
+
+    def receive(self, data: bytes) -> List[Union[str, bytes]]:
+        """The data messages completed by ``data``; see the class."""
+        if self.closed is not None:
+            return []
+        try:
+            frames = self.parser.feed(data)
+        except _ws.WebSocketProtocolError as exc:
+            frames = exc.messages
+            failure: Optional[Tuple[int, str]] = (exc.code, exc.reason)
+        else:
+            failure = None
+        messages: List[Union[str, bytes]] = []
+        for opcode, payload in frames:
+            if opcode == _OP_TEXT or opcode == _OP_BINARY:
+                messages.append(payload)  # type: ignore[arg-type]
+            elif opcode == _OP_PING:
+                self.pending_control.append((_OP_PONG, payload))
+            elif opcode == _OP_PONG:
+                self.pongs += 1
+            elif opcode == _OP_CLOSE:
+                code, reason = _ws.parse_close_payload(
+                    payload)  # type: ignore[arg-type]
+                self.pending_control.append((
+                    _OP_CLOSE, _ws.CLOSE_NORMAL
+                    if code == _ws.CLOSE_NO_STATUS else code))
+                self.closed = (code, reason)
+                return messages  # what follows a close frame is not read
+        if failure is not None:
+            self.pending_control.append((_OP_CLOSE, failure[0]))
+            self.closed = failure
+        return messages
+
+    def receive_eof(self) -> None:
+        """The stream ended: the connection is over (1006, with the reason
+        the parser gives when it ended inside a frame)."""
+        if self.closed is not None:
+            return
+        try:
+            self.parser.feed_eof()
+            reason = 'connection closed without a close frame'
+        except _ws.WebSocketProtocolError as exc:
+            reason = exc.reason
+        self.closed = (_ws.CLOSE_ABNORMAL, reason)
+
+    def lost(self, reason: str) -> None:
+        """The connection failed (a reset, a TLS error): 1006."""
+        if self.closed is None:
+            self.closed = (_ws.CLOSE_ABNORMAL, reason)
+
+
+# -- the sync connection ------------------------------------------------------
 
 def _wait_readable(sock: Any, timeout: Optional[float]) -> bool:
     """Whether ``sock`` has data within ``timeout`` seconds.  Looks up
@@ -194,61 +501,22 @@ def _wait_readable(sock: Any, timeout: Optional[float]) -> bool:
     return bool(readable)
 
 
-def _read_head(sock: Any, what: str) -> Tuple[int, Dict[str, str], bytes]:
-    """Read an HTTP answer's head: ``(status, headers, bytes after it)``.
-    Raises WebSocketHandshakeError for anything that is not HTTP or longer
-    than :data:`_MAX_HANDSHAKE`, OSError (a timeout included) from the
-    socket."""
-    data = b''
-    while True:
-        end = data.find(b'\r\n\r\n')
-        if end >= 0:
-            break
-        if len(data) > _MAX_HANDSHAKE:
-            raise WebSocketHandshakeError('%s answer too long' % what)
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise WebSocketHandshakeError(
-                'connection closed during the %s' % what)
-        data += chunk
-    head, rest = data[:end], data[end + 4:]
-    lines = head.decode('latin-1').split('\r\n')
-    parts = lines[0].split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith('HTTP/') or \
-            not parts[1].isdigit():
-        raise WebSocketHandshakeError('%s answer is not HTTP: %r'
-                                      % (what, lines[0][:80]))
-    headers: Dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(':')
-        if not sep:
-            raise WebSocketHandshakeError('malformed header in the %s answer'
-                                          % what)
-        name = name.strip().lower()
-        value = value.strip()
-        headers[name] = headers[name] + ', ' + value if name in headers \
-            else value
-    return int(parts[1]), headers, rest
-
-
 def _tunnel(sock: Any, host: str, port: int,
             auth: Optional[Tuple[str, str]]) -> None:
     """Open a ``CONNECT`` tunnel to ``host:port`` through the HTTP proxy at
     the other end of ``sock``."""
-    target = '[%s]:%d' % (host, port) if ':' in host else '%s:%d' % (host,
-                                                                     port)
-    lines = ['CONNECT %s HTTP/1.1' % target, 'Host: %s' % target]
-    if auth:
-        token = base64.b64encode(('%s:%s' % auth).encode('utf-8'))
-        lines.append('Proxy-Authorization: Basic ' + token.decode('ascii'))
-    sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1'))
-    status, _, rest = _read_head(sock, 'proxy CONNECT')
-    if status != 200:
-        raise WebSocketHandshakeError(
-            'proxy refused the tunnel with status %d' % status, status)
-    if rest:
-        raise WebSocketHandshakeError('proxy sent data before the tunnel '
-                                      'was used')
+    sock.sendall(tunnel_request(host, port, auth))
+    data = b''
+    while True:
+        head = parse_head(data, 'proxy CONNECT')
+        if head is not None:
+            break
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise WebSocketHandshakeError(
+                'connection closed during the proxy CONNECT')
+        data += chunk
+    check_tunnel_answer(head[0], head[2])
 
 
 def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
@@ -268,12 +536,8 @@ def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
     refuses, ``ssl.SSLError`` when TLS fails (an untrusted certificate
     included), OSError when the network does, ValueError for a bad URL.
     """
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ('ws', 'wss') or not parsed.hostname:
-        raise ValueError('Invalid WebSocket URL %r' % url)
-    secure = parsed.scheme == 'wss'
-    host = parsed.hostname
-    port = parsed.port or (443 if secure else 80)
+    handshake = Handshake(url, headers, subprotocols)
+    host, port = handshake.host, handshake.port
     if proxy:
         sock = socket.create_connection(
             (proxy[0], proxy[1]),
@@ -287,48 +551,18 @@ def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
         if proxy:
             _tunnel(sock, host, port, proxy[2])
             sock.settimeout(timeout)
-        if secure:
+        if handshake.secure:
             context = ssl_context or make_ssl_context({})
             sock = context.wrap_socket(
                 sock, server_hostname=server_hostname or host)
-        key = base64.b64encode(os.urandom(16)).decode('ascii')
-        netloc = parsed.netloc.rpartition('@')[2]
-        target = (parsed.path or '/') + ('?' + parsed.query
-                                         if parsed.query else '')
-        extra = [(name, value) for name, value in headers
-                 if name.lower() != 'host']
-        host_header = next((value for name, value in headers
-                            if name.lower() == 'host'), netloc)
-        lines = ['GET %s HTTP/1.1' % target, 'Host: %s' % host_header,
-                 'Upgrade: websocket', 'Connection: Upgrade',
-                 'Sec-WebSocket-Key: %s' % key, 'Sec-WebSocket-Version: 13']
-        if subprotocols:
-            lines.append('Sec-WebSocket-Protocol: %s' % ', '.join(
-                subprotocols))
-        lines.extend('%s: %s' % (name, value) for name, value in extra)
-        for line in lines:
-            if '\r' in line or '\n' in line:
-                raise ValueError('Invalid character in handshake header %r'
-                                 % line)
-        sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode('utf-8'))
-        status, answer, rest = _read_head(sock, 'WebSocket handshake')
-        if status != 101:
-            raise WebSocketHandshakeError(
-                'WebSocket handshake refused with status %d' % status, status)
-        if answer.get('upgrade', '').lower() != 'websocket' or \
-                'upgrade' not in answer.get('connection', '').lower():
-            raise WebSocketHandshakeError('WebSocket handshake answer without '
-                                          'the Upgrade headers', status)
-        if answer.get('sec-websocket-accept') != _accept_key(key):
-            raise WebSocketHandshakeError('WebSocket handshake answer with a '
-                                          'wrong Sec-WebSocket-Accept', status)
-        if answer.get('sec-websocket-extensions'):
-            raise WebSocketHandshakeError('server chose a WebSocket extension '
-                                          'that was not offered', status)
-        protocol = answer.get('sec-websocket-protocol')
-        if protocol and protocol not in (subprotocols or ()):
-            raise WebSocketHandshakeError('server chose a subprotocol that '
-                                          'was not offered', status)
+        sock.sendall(handshake.request)
+        rest = None
+        while rest is None:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise WebSocketHandshakeError(
+                    'connection closed during the WebSocket handshake')
+            rest = handshake.receive(chunk)
         return ClientWebSocket(sock, rest, max_size, timeout)
     except BaseException:
         try:
@@ -339,7 +573,7 @@ def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
 
 
 class ClientWebSocket:
-    """One open client WebSocket.
+    """One open client WebSocket (blocking).
 
     ``recv(timeout)`` (one reader at a time) returns the next message, str
     for text and bytes for binary; ``send``/``send_many`` write from any
@@ -353,24 +587,20 @@ class ClientWebSocket:
                  timeout: Optional[float] = None) -> None:
         self.sock = sock
         sock.settimeout(timeout)
-        self._parser = _ws.FrameParser(max_size, require_mask=False)
-        self._pending: Deque[Tuple[int, Any]] = deque()
-        self._failure: Optional[Tuple[int, str]] = None
+        self._codec = FrameCodec(max_size)
+        self._pending: Deque[Union[str, bytes]] = deque()
         self._write_lock = threading.Lock()
-        self._keys = b''
-        self._key_pos = 0
-        self.close_sent = False
-        #: (code, reason) once the connection is over for reading
-        self.closed: Optional[Tuple[int, str]] = None
         if buffered:
-            self._feed(buffered)
+            self._pending.extend(self._codec.receive(buffered))
 
-    def _feed(self, data: bytes) -> None:
-        try:
-            self._pending.extend(self._parser.feed(data))
-        except _ws.WebSocketProtocolError as exc:
-            self._pending.extend(exc.messages)
-            self._failure = (exc.code, exc.reason)
+    @property
+    def closed(self) -> Optional[Tuple[int, str]]:
+        """(code, reason) once the connection is over for reading."""
+        return self._codec.closed
+
+    @property
+    def close_sent(self) -> bool:
+        return self._codec.close_sent
 
     # -- reading (one thread) ----------------------------------------------
 
@@ -382,26 +612,14 @@ class ClientWebSocket:
         matching close frame is sent)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pending = self._pending
+        codec = self._codec
         while True:
-            while pending:
-                opcode, payload = pending.popleft()
-                if opcode == _OP_TEXT or opcode == _OP_BINARY:
-                    return payload  # type: ignore[no-any-return]
-                if opcode == _OP_PING:
-                    try:
-                        self._write([(_OP_PONG, payload)])
-                    except OSError:
-                        pass
-                elif opcode == _OP_CLOSE:
-                    code, reason = _ws.parse_close_payload(payload)
-                    self._send_close(_ws.CLOSE_NORMAL
-                                     if code == _ws.CLOSE_NO_STATUS else code)
-                    self.closed = (code, reason)
-            if self.closed is None and self._failure is not None:
-                self._send_close(self._failure[0])
-                self.closed = self._failure
-            if self.closed is not None:
-                raise WebSocketClosed(*self.closed)
+            if codec.pending_control:
+                self._write_control()
+            if pending:
+                return pending.popleft()
+            if codec.closed is not None:
+                raise WebSocketClosed(*codec.closed)
             remaining = None if deadline is None \
                 else deadline - time.monotonic()
             try:
@@ -412,70 +630,51 @@ class ClientWebSocket:
                 data = self.sock.recv(_RECV_SIZE)
             except (OSError, ValueError) as exc:
                 # a reset, a socket closed by abort(), a TLS error
-                self.closed = (_ws.CLOSE_ABNORMAL, str(exc) or
-                               type(exc).__name__)
+                codec.lost(str(exc) or type(exc).__name__)
                 continue
             if not data:
-                try:
-                    self._parser.feed_eof()
-                    reason = 'connection closed without a close frame'
-                except _ws.WebSocketProtocolError as exc:
-                    reason = exc.reason
-                self.closed = (_ws.CLOSE_ABNORMAL, reason)
+                codec.receive_eof()
                 continue
-            self._feed(data)
+            pending.extend(codec.receive(data))
+
+    def _write_control(self) -> None:
+        with self._write_lock:
+            frames = self._codec.control_frames()
+            try:
+                self.sock.sendall(frames)
+            except (OSError, ValueError):
+                pass
 
     # -- writing (any thread) ----------------------------------------------
 
     def send(self, data: Union[str, bytes]) -> None:
         """Write one message: str as text, bytes as binary.  Raises
         OSError when the connection is gone or closing."""
-        self._write([(_OP_TEXT if type(data) is str else _OP_BINARY, data)])
+        with self._write_lock:
+            if self._codec.close_sent:
+                raise OSError('WebSocket is closing')
+            self.sock.sendall(self._codec.encode(data))
 
     def send_many(self, messages: Sequence[Union[str, bytes]]) -> None:
         """Write several messages in one system call."""
-        self._write([(_OP_TEXT if type(data) is str else _OP_BINARY, data)
-                     for data in messages])
-
-    def _mask_key(self) -> bytes:
-        pos = self._key_pos
-        if pos >= len(self._keys):
-            self._keys = os.urandom(_KEY_POOL)
-            pos = 0
-        self._key_pos = pos + 4
-        return self._keys[pos:pos + 4]
-
-    def _write(self, frames: List[Tuple[int, Any]]) -> None:
         with self._write_lock:
-            if self.close_sent:
+            if self._codec.close_sent:
                 raise OSError('WebSocket is closing')
-            self.sock.sendall(b''.join([
-                _build_frame(opcode, payload, mask_key=self._mask_key())
-                for opcode, payload in frames]))
-
-    def _send_close(self, code: int) -> bool:
-        with self._write_lock:
-            if self.close_sent:
-                return False
-            self.close_sent = True
-            try:
-                self.sock.sendall(_build_frame(
-                    _OP_CLOSE, _ws.build_close_payload(code),
-                    mask_key=self._mask_key()))
-            except (OSError, ValueError):
-                pass
-            return True
+            self.sock.sendall(self._codec.encode_many(messages))
 
     # -- ending ------------------------------------------------------------
 
     def close(self, code: int = _ws.CLOSE_NORMAL) -> None:
         """Send the close frame and our FIN; the reader then sees the
         server's close frame or the end of the stream.  Any thread."""
-        self._send_close(code)
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-        except (OSError, ValueError):
-            pass
+        with self._write_lock:
+            frame = self._codec.close_frame(code)
+            try:
+                if frame:
+                    self.sock.sendall(frame)
+                self.sock.shutdown(socket.SHUT_WR)
+            except (OSError, ValueError):
+                pass
 
     def abort(self) -> None:
         """Drop the connection now (a reader blocked on it wakes up)."""

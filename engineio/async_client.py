@@ -1,11 +1,16 @@
 """The asyncio Engine.IO client (python-engineio's ``engineio.AsyncClient``).
 
-Thin glue around :class:`engineio._sansio.client.ClientCore` on aiohttp
-(polling and WebSocket, as python-engineio does): a reader task and a
-writer task per connection, a task per received message.  The core is
-called from the event loop only, so no lock is needed: the first task to
-claim the end of a session (``disconnect()``, the reader, the writer) runs
-the disconnect handler once, stops the other tasks (bounded waits, then
+Thin glue around :class:`engineio._sansio.client.ClientCore`.  Polling goes
+through aiohttp (a reader task and a writer task per connection, as
+python-engineio does).  The WebSocket is our own asyncio protocol
+(:mod:`engineio._async_client_websocket`): received messages reach the core
+from ``data_received`` with no task in between, ``send()`` writes the frame
+at once, and a timer watches the server's heartbeat; only the message
+handler runs in a task of its own (as in python-engineio: a slow handler
+must not hold up the pings).  The core is called from the event loop only,
+so no lock is needed: the first to claim the end of a session
+(``disconnect()``, the reader, the WebSocket's close, the heartbeat timer)
+runs the disconnect handler once, stops the rest (bounded waits, then
 cancellation) and resets the client.
 """
 from __future__ import annotations
@@ -17,13 +22,16 @@ import ssl
 import threading
 import time
 from http.cookies import SimpleCookie
+import urllib.parse
 from typing import Any, Dict, Optional, Set, Tuple
 
 try:
     import aiohttp
+    import yarl
 except ImportError:  # pragma: no cover
     aiohttp = None  # type: ignore[assignment]
 
+from . import _async_client_websocket as _websocket
 from . import base_client, exceptions, packet
 from ._sansio import client as _core
 from ._speedups import codec as _codec
@@ -54,6 +62,27 @@ def async_signal_handler() -> None:
         asyncio.get_running_loop().stop()
 
     asyncio.ensure_future(_handler())
+
+
+#: the default TLS contexts, verifying and not, made once (loading the CA
+#: store costs milliseconds: not a price to pay per connection)
+_ssl_contexts: Dict[bool, ssl.SSLContext] = {}
+
+
+def _ssl_context(verified: bool) -> ssl.SSLContext:
+    """aiohttp's default TLS contexts: the system's CA store and host name
+    check, or no verification at all."""
+    context = _ssl_contexts.get(verified)
+    if context is None:
+        if verified:
+            context = ssl.create_default_context()
+        else:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(['http/1.1'])
+        _ssl_contexts[verified] = context
+    return context
 
 
 class _RequestFailed(Exception):
@@ -93,29 +122,25 @@ class AsyncClient(base_client.BaseClient):
                           leave interrupt handling to the calling application.
                           Interrupt handling can only be enabled when the
                           client instance is created in the main thread.
-    :param websocket_extra_options: Dictionary containing additional keyword
-                                    arguments passed to
-                                    ``aiohttp.ClientSession.ws_connect()``.
-                                    An unknown key raises ``ValueError``.
+    :param websocket_extra_options: Dictionary with WebSocket options, with the
+                                    names of aiohttp's ``ws_connect()``
+                                    arguments (see
+                                    ``engineio._async_client_websocket.OPTIONS``
+                                    for the list). An unknown key raises
+                                    ``ValueError``.
     :param timestamp_requests: If ``True`` a timestamp is added to the query
                                string of Socket.IO requests as a cache-busting
                                measure. Set to ``False`` to disable.
     """
 
     def _init_glue(self) -> None:
-        if aiohttp is not None and self.websocket_extra_options:
-            valid = set(inspect.signature(
-                aiohttp.ClientSession.ws_connect).parameters) - {'self', 'url'}
-            unknown = sorted(set(self.websocket_extra_options) - valid)
-            if unknown:
-                raise ValueError(
-                    'Unsupported websocket_extra_options: %s (valid: the '
-                    'keyword arguments of aiohttp ws_connect)'
-                    % ', '.join(unknown))
+        _websocket.check_options(self.websocket_extra_options)
         self._generation = 0
         self._ending_task: Any = None
         self._finished: Optional[asyncio.Event] = None
         self._own_http = False
+        # the timer that watches the server's heartbeat on the WebSocket
+        self._heartbeat: Any = None
 
     def is_asyncio_based(self) -> bool:
         return True
@@ -202,6 +227,9 @@ class AsyncClient(base_client.BaseClient):
         """
         if not self._send_packet(packet.Packet(packet.MESSAGE, data=data)):
             raise exceptions.SocketIsClosedError('Client is not connected')
+        ws = self.ws
+        if ws is not None and ws.paused:
+            await ws.drain()  # the server reads slower than we write
 
     async def disconnect(self, abort: bool = False,
                          reason: Optional[str] = None) -> None:
@@ -312,74 +340,200 @@ class AsyncClient(base_client.BaseClient):
             self.base_url = websocket_url
             self.logger.info('Attempting WebSocket connection to %s',
                              websocket_url)
-        http = await self._get_http()
-        headers = dict(headers)
-        for name in list(headers):
-            if name.lower() == 'cookie':
-                # cookies given as a header go to the session's jar, which
-                # aiohttp sends to the WebSocket route too
-                cookie = SimpleCookie(headers.pop(name))
-                http.cookie_jar.update_cookies(
-                    {k: m.value for k, m in cookie.items()})
-        options: Dict[str, Any] = {'max_msg_size': self.max_message_size}
-        ws_timeout = getattr(aiohttp, 'ClientWSTimeout', None)
-        options['timeout'] = ws_timeout(ws_close=self.request_timeout) \
-            if ws_timeout is not None else self.request_timeout
-        if not self.ssl_verify:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            options['ssl'] = context
-        extra = dict(self.websocket_extra_options)
-        headers.update(extra.pop('headers', None) or {})
-        options['headers'] = headers
-        options.update(extra)
         try:
-            ws = await http.ws_connect(
-                websocket_url + self._get_url_timestamp(), **options)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            options = await self._websocket_options(
+                websocket_url + self._get_url_timestamp(), headers)
+            ws = await _websocket.connect(**options)
+        except (_websocket.WebSocketError, OSError, ValueError,
+                aiohttp.ClientError) as exc:
             if upgrade:
                 self.logger.warning('WebSocket upgrade failed: %s', exc)
                 return False
             raise exceptions.ConnectionError('Connection error: %s' % (
                 exc or type(exc).__name__)) from None
+        self._keep_cookies(ws, options['url'])
         if upgrade:
             try:
-                await ws.send_str(_core.PROBE)
-                message = await ws.receive(timeout=self.request_timeout)
-                if not _core.is_probe_answer(message.data):
-                    raise ValueError('no PONG packet')
-                await ws.send_str(_core.UPGRADE)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError,
-                    ValueError, RuntimeError) as exc:
+                ws.send(_core.PROBE)
+                answer = await ws.recv(self.request_timeout)
+                if not _core.is_probe_answer(answer):
+                    raise _websocket.WebSocketError('no PONG packet')
+                ws.send(_core.UPGRADE)
+            except _websocket.WebSocketError as exc:
                 self.logger.warning('WebSocket upgrade failed: %s', exc)
-                await ws.close()
+                ws.abort()
                 return False
             self._core.upgraded()
-            self.ws = ws
+            self._use_websocket(ws)
             self.logger.info('WebSocket upgrade was successful')
         else:
             try:
-                message = await ws.receive(timeout=self.request_timeout)
-            except (aiohttp.ClientError, asyncio.TimeoutError,
-                    RuntimeError) as exc:
-                await ws.close()
+                message: Any = await ws.recv(self.request_timeout)
+            except _websocket.WebSocketError as exc:
+                ws.abort()
                 raise exceptions.ConnectionError(
-                    'Unexpected recv exception: %s' % (
-                        exc or type(exc).__name__)) from None
+                    'Unexpected recv exception: %s' % exc) from None
             try:
-                self._core.websocket_handshake(message.data, time.monotonic())
+                self._core.websocket_handshake(message, time.monotonic())
             except exceptions.ConnectionError:
-                await ws.close()
+                ws.abort()
                 raise
             self.logger.info('WebSocket connection accepted with sid %s',
                              self.sid)
-            self.ws = ws
+            self._use_websocket(ws)
             await self._connected()
-            if not self._core.can_send():  # pragma: no cover
-                return True
-        self._start_loops(ws)
+        if self._core.can_send():
+            ws.set_handlers(self._websocket_message, self._websocket_closed)
+            self._watch_heartbeat(self._generation)
+            if self.websocket_extra_options.get('heartbeat'):
+                ws.keepalive(self.websocket_extra_options['heartbeat'])
         return True
+
+    def _close_timeout(self) -> float:
+        """How long the closing handshake may take: the option ``timeout``
+        (aiohttp's ``ws_close``), else :data:`CLOSE_LINGER`."""
+        timeout = self.websocket_extra_options.get('timeout')
+        timeout = getattr(timeout, 'ws_close', timeout)
+        return CLOSE_LINGER if timeout is None else float(timeout)
+
+    def _use_websocket(self, ws: Any) -> None:
+        """Every packet goes over ``ws`` from now on: what was queued for
+        the polling writer first, in one write, then each ``send()``
+        directly (see :meth:`_send_packet`)."""
+        queued = []
+        queue = self.queue
+        while not queue.empty():
+            pkt = queue.get_nowait()
+            if pkt is not None:
+                queued.append(pkt.encode())
+        ws.send_many(queued)
+        self.ws = ws
+
+    async def _websocket_options(self, url: str,
+                                 headers: Dict[str, str]) -> Dict[str, Any]:
+        """The arguments of :func:`_async_client_websocket.connect` for
+        ``url``: what aiohttp's ``ws_connect()`` would have used, from the
+        HTTP session (its cookies, default headers, authentication, TLS
+        settings and proxy, python-engineio's ``ssl_verify``) and
+        ``websocket_extra_options`` over them."""
+        extra = self.websocket_extra_options
+        http = None
+        if self.http is not None or self.http_factory:
+            http = await self._get_http()  # its cookies and settings apply
+        handshake: Dict[str, str] = {}
+        cookie = None
+        for name, value in headers.items():
+            if name.lower() == 'cookie':
+                cookie = value
+            else:
+                handshake[name] = value
+        if http is not None:
+            for name, value in http.headers.items():
+                handshake.setdefault(name, value)
+            if cookie is not None:
+                # python-engineio puts them in the session's jar: they are
+                # sent on this connection and kept for the next requests
+                jar = SimpleCookie(cookie)
+                http.cookie_jar.update_cookies(
+                    {k: m.value for k, m in jar.items()})
+            jar = http.cookie_jar.filter_cookies(
+                yarl.URL('http' + url[2:]))
+            cookie = '; '.join('%s=%s' % (k, m.value)
+                               for k, m in jar.items()) or None
+        if cookie:
+            handshake['Cookie'] = cookie
+        handshake.update(extra.get('headers') or {})
+        auth = extra.get('auth') or (http.auth if http is not None else None)
+        if auth is not None:
+            handshake['Authorization'] = auth.encode()
+        if extra.get('origin'):
+            handshake['Origin'] = extra['origin']
+        if extra.get('params'):
+            url = str(yarl.URL(url, encoded=True).extend_query(
+                extra['params']))
+        max_size = extra.get('max_msg_size', self.max_message_size)
+        return {
+            'url': url, 'headers': list(handshake.items()),
+            'timeout': self.request_timeout,
+            'subprotocols': list(extra.get('protocols') or ()) or None,
+            'max_size': max_size or None,
+            'server_hostname': extra.get('server_hostname'),
+            **self._websocket_tls(url, http),
+            **self._websocket_proxy(url, http)}
+
+    def _websocket_tls(self, url: str, http: Any) -> Dict[str, Any]:
+        """``ssl_context`` and ``fingerprint``, chosen as aiohttp does: the
+        option ``ssl`` (or its deprecated spellings), else python-engineio's
+        ``ssl_verify=False``, else the session connector's ``ssl``, else a
+        verifying default context."""
+        if not url.startswith('wss:'):
+            return {'ssl_context': None}
+        extra = self.websocket_extra_options
+        choice: Any = extra.get('ssl', True)
+        if choice is True:
+            if extra.get('verify_ssl') is False:
+                choice = False
+            elif extra.get('ssl_context') is not None:
+                choice = extra['ssl_context']
+            elif extra.get('fingerprint') is not None:
+                choice = aiohttp.Fingerprint(extra['fingerprint'])
+            elif not self.ssl_verify:
+                choice = False
+            elif http is not None:
+                choice = getattr(http.connector, '_ssl', True)
+        if isinstance(choice, ssl.SSLContext):
+            return {'ssl_context': choice}
+        if choice is True or choice is None:
+            return {'ssl_context': _ssl_context(True)}
+        return {'ssl_context': _ssl_context(False),
+                'fingerprint': choice if choice is not False else None}
+
+    def _websocket_proxy(self, url: str, http: Any) -> Dict[str, Any]:
+        """``proxy`` and ``proxy_headers``: the option ``proxy``, else the
+        session's default proxy, else (a session that trusts the
+        environment) ``ws_proxy``/``wss_proxy`` from the environment, as
+        aiohttp does.  Only ``http://`` proxies (a ``CONNECT`` tunnel)."""
+        extra = self.websocket_extra_options
+        proxy = extra.get('proxy')
+        auth = extra.get('proxy_auth')
+        if proxy is None and http is not None:
+            proxy = getattr(http, '_default_proxy', None)
+            auth = auth or getattr(http, '_default_proxy_auth', None)
+            if proxy is None and http.trust_env:
+                try:
+                    proxy, env_auth = aiohttp.helpers.get_env_proxy_for_url(
+                        yarl.URL(url))
+                    auth = auth or env_auth
+                except LookupError:
+                    pass
+        if proxy is None:
+            return {}
+        parsed = urllib.parse.urlsplit(str(proxy))
+        if parsed.scheme != 'http' or not parsed.hostname:
+            raise ValueError('only http:// proxies are supported for the '
+                             'WebSocket, not %s' % proxy)
+        proxy_headers = list((extra.get('proxy_headers') or {}).items())
+        if auth is None and parsed.username:
+            auth = aiohttp.BasicAuth(
+                urllib.parse.unquote(parsed.username),
+                urllib.parse.unquote(parsed.password or ''))
+        if auth is not None:
+            proxy_headers.append(('Proxy-Authorization', auth.encode()))
+        return {'proxy': (parsed.hostname, parsed.port or 80),
+                'proxy_headers': proxy_headers}
+
+    def _keep_cookies(self, ws: Any, url: str) -> None:
+        """Cookies the WebSocket handshake answer set go to the session's
+        jar, as aiohttp's ``ws_connect()`` did."""
+        set_cookie = ws.response_headers.get('set-cookie')
+        if set_cookie and self.http is not None:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(set_cookie)
+            except Exception:  # http.cookies.CookieError: a bad cookie
+                return
+            self.http.cookie_jar.update_cookies(
+                jar, yarl.URL('http' + url[2:]))
 
     async def _connected(self) -> None:
         base_client.connected_clients.append(self)
@@ -396,13 +550,12 @@ class AsyncClient(base_client.BaseClient):
         ws = self.ws
         try:
             if ws is not None:
-                await ws.send_str(_CLOSE_PACKET.encode())
-                await ws.close()
+                ws.send(_CLOSE_PACKET.encode())
+                await ws.close(timeout=self._close_timeout())
             elif self.base_url:
                 await self._send_request('POST', self.base_url, body=b'1',
                                          timeout=self.request_timeout)
-        except (aiohttp.ClientError, OSError, RuntimeError, _RequestFailed,
-                asyncio.TimeoutError):
+        except _RequestFailed:
             pass
         await self._teardown()
 
@@ -450,18 +603,78 @@ class AsyncClient(base_client.BaseClient):
 
     # -- connected ---------------------------------------------------------
 
-    async def _receive_packet(self, pkt: Any) -> None:
-        """Handle incoming packets from the server."""
+    def _send_packet(self, pkt: Any) -> bool:
+        """Send a packet: written at once on the WebSocket (after anything
+        queued before it, which :meth:`_use_websocket` flushed), queued for
+        the writer task when polling.  False when not connected."""
+        if not self._core.can_send():
+            return False
+        ws = self.ws
+        if ws is not None:
+            ws.send(pkt.encode())
+        else:
+            self.queue.put_nowait(pkt)
+        self._log_packet('Sending', pkt)
+        return True
+
+    def _handle_packet(self, pkt: Any) -> None:
+        """Act on a packet from the server (from the polling reader or the
+        WebSocket's ``data_received``): a message runs the handler in a
+        task of its own, a PING is answered, a CLOSE ends the session."""
         self._log_packet('Received', pkt)
         action, data = self._core.receive(pkt, time.monotonic())
         if action == _core.ACTION_MESSAGE:
-            await self._trigger_event('message', data, run_async=True)
+            handler = self.handlers.get('message')
+            if handler is not None:
+                task = asyncio.ensure_future(
+                    self._run_handler('message', handler, (data,)))
+                task_reference_holder.add(task)
+                task.add_done_callback(task_reference_holder.discard)
         elif action == _core.ACTION_SEND:
             self._send_packet(data)
         elif action == _core.ACTION_CLOSE:
-            await self._end(self.reason.SERVER_DISCONNECT)
+            self._end_soon(self.reason.SERVER_DISCONNECT)
         elif pkt.packet_type != packet.NOOP:
             self._log_unexpected(pkt)
+
+    async def _receive_packet(self, pkt: Any) -> None:
+        """Handle incoming packets from the server."""
+        self._handle_packet(pkt)
+
+    def _websocket_message(self, message: Any) -> None:
+        """A message from the WebSocket (called by its ``data_received``)."""
+        if not self._core.can_send():
+            return  # the session is ending: what comes now is not read
+        try:
+            pkt = self._core.decode_websocket(message)
+        except _core.ServerProtocolError as exc:
+            self.logger.warning('%s, aborting', exc)
+            self._end_soon(self.reason.TRANSPORT_ERROR)
+            return
+        self._handle_packet(pkt)
+
+    def _websocket_closed(self, code: int, reason: str) -> None:
+        """The WebSocket is over (the server closed it, it broke the
+        protocol, the connection was lost)."""
+        if self._core.can_send():
+            self.logger.warning('WebSocket connection was closed (%d %s), '
+                                'aborting', code, reason)
+            self._end_soon(self.reason.TRANSPORT_ERROR)
+
+    def _watch_heartbeat(self, generation: int) -> None:
+        """End the session when the server's heartbeat deadline passes (one
+        timer, moved on only when it fires: a PING just moves the core's
+        deadline)."""
+        if generation != self._generation or not self._core.can_send():
+            return
+        left = self._core.time_left(time.monotonic())
+        if left > 0:
+            self._heartbeat = asyncio.get_running_loop().call_later(
+                left, self._watch_heartbeat, generation)
+        else:
+            self.logger.warning('Server has stopped communicating (no ping), '
+                                'aborting')
+            self._end_soon(self.reason.TRANSPORT_ERROR)
 
     async def _read_loop_polling(self, generation: int) -> None:
         """Read packets by polling the Engine.IO server."""
@@ -493,47 +706,15 @@ class AsyncClient(base_client.BaseClient):
                 self.logger.warning('%s, aborting', exc)
                 break
             for pkt in packets:
-                await self._receive_packet(pkt)
-        if generation == self._generation:
-            await self._end(self.reason.TRANSPORT_ERROR)
-        self.logger.info('Exiting read loop task')
-
-    async def _read_loop_websocket(self, generation: int, ws: Any) -> None:
-        """Read packets from the Engine.IO WebSocket connection."""
-        core = self._core
-        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
-        while self._alive(generation):
-            try:
-                message = await ws.receive(
-                    timeout=core.time_left(time.monotonic()))
-            except asyncio.TimeoutError:
-                self.logger.warning('Server has stopped communicating '
-                                    '(no ping), aborting')
-                break
-            except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-                if self._alive(generation):
-                    self.logger.warning('WebSocket error (%s), aborting', exc)
-                break
-            if message.type is not text and message.type is not binary:
-                if self._alive(generation):
-                    self.logger.warning(
-                        'WebSocket connection was closed (%s %s), aborting',
-                        message.type.name, message.data or message.extra or '')
-                break
-            try:
-                pkt = core.decode_websocket(message.data)
-            except _core.ServerProtocolError as exc:
-                self.logger.warning('%s, aborting', exc)
-                break
-            await self._receive_packet(pkt)
+                self._handle_packet(pkt)
         if generation == self._generation:
             await self._end(self.reason.TRANSPORT_ERROR)
         self.logger.info('Exiting read loop task')
 
     async def _write_loop(self, generation: int, ws: Any,
                           packets_queue: Any) -> None:
-        """Send the queued packets: batched into one POST, or WebSocket
-        frames.  A ``None`` in the queue ends the loop after what was
+        """Send the queued packets, batched into one POST (polling only:
+        the WebSocket is written directly).  A ``None`` in the queue ends the loop after what was
         queued before it is sent: whoever ends the session queues one (and
         cancels this task if it does not end in time), so the wait for the
         next packet needs no timeout, whose ``wait_for`` cost a task and a
@@ -552,24 +733,16 @@ class AsyncClient(base_client.BaseClient):
             if not packets:
                 continue
             try:
-                if ws is None:
-                    status, _ = await self._send_request(
-                        'POST', self.base_url or '',
-                        body=_codec.encode_payload(packets).encode('utf-8'),
-                        headers={'Content-Type': 'text/plain;charset=UTF-8'},
-                        timeout=self.request_timeout)
-                    if not 200 <= status < 300:
-                        raise _RequestFailed(
-                            'Unexpected status code %s in server response'
-                            % status)
-                else:
-                    for pkt in packets:
-                        if pkt.binary:
-                            await ws.send_bytes(pkt.encode())
-                        else:
-                            await ws.send_str(pkt.encode())
-            except (_RequestFailed, aiohttp.ClientError, OSError,
-                    RuntimeError) as exc:
+                status, _ = await self._send_request(
+                    'POST', self.base_url or '',
+                    body=_codec.encode_payload(packets).encode('utf-8'),
+                    headers={'Content-Type': 'text/plain;charset=UTF-8'},
+                    timeout=self.request_timeout)
+                if not 200 <= status < 300:
+                    raise _RequestFailed(
+                        'Unexpected status code %s in server response'
+                        % status)
+            except _RequestFailed as exc:
                 if self._alive(generation):
                     self.logger.warning('Write failed (%s), aborting', exc)
                     self.start_background_task(
@@ -579,34 +752,56 @@ class AsyncClient(base_client.BaseClient):
 
     # -- ending ------------------------------------------------------------
 
+    def _end_soon(self, reason: str) -> None:
+        """End the session from a callback (no await there): claimed now,
+        so nothing more is sent or handled, finished in a task."""
+        if self._core.claim_disconnect(reason):
+            task = asyncio.ensure_future(self._finish_end(reason, False,
+                                                          False))
+            task_reference_holder.add(task)
+            task.add_done_callback(task_reference_holder.discard)
+
     async def _end(self, reason: str, send_close: bool = False,
                    abort: bool = False) -> bool:
         """End the session if nobody else is doing it; False otherwise."""
         if not self._core.claim_disconnect(reason):
             return False
+        await self._finish_end(reason, send_close, abort)
+        return True
+
+    async def _finish_end(self, reason: str, send_close: bool,
+                          abort: bool) -> None:
+        """The end of a session claimed by the caller: the CLOSE packet
+        (when we end it), the disconnect handler, the transport closed, the
+        tasks stopped, the client reset."""
         self._ending_task = current = asyncio.current_task()
-        if send_close:
+        ws = self.ws
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        if ws is not None:
+            ws.set_handlers(None, None)
+            if send_close:
+                ws.send(_CLOSE_PACKET.encode())
+        elif send_close:
             self.queue.put_nowait(_CLOSE_PACKET)
         self.queue.put_nowait(None)
         await self._trigger_event('disconnect', reason, run_async=False)
-        reader, writer, ws = self.read_loop_task, self.write_loop_task, \
-            self.ws
+        reader, writer = self.read_loop_task, self.write_loop_task
         if writer is not None and writer is not current:
             if not abort:
                 await asyncio.wait([writer], timeout=self.request_timeout + 1)
             writer.cancel()
         if ws is not None:
-            try:
-                await asyncio.wait_for(ws.close(), CLOSE_LINGER)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError,
-                    RuntimeError):
-                pass
+            if abort:
+                ws.abort()
+            else:
+                await ws.close(timeout=self._close_timeout())
         if reader is not None and reader is not current:
             if not abort:
                 await asyncio.wait([reader], timeout=CLOSE_LINGER)
             reader.cancel()
         await self._teardown()
-        return True
 
     async def _teardown(self) -> None:
         self._core.reset()
@@ -614,8 +809,13 @@ class AsyncClient(base_client.BaseClient):
             base_client.connected_clients.remove(self)
         except ValueError:
             pass
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        if self.ws is not None:
+            self.ws.abort()
+            self.ws = None
         await self._release_http()
-        self.ws = None
         self._ending_task = None
         if self._finished is not None:
             self._finished.set()
