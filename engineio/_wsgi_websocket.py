@@ -8,10 +8,15 @@ see :mod:`engineio._speedups`); this module only does the I/O around them:
   written straight to the socket, after which the WSGI server must not write
   anything (see :meth:`WebSocket.end_response`);
 * reading: one blocking ``recv`` at a time in the request's own thread (no
-  thread of its own), ping answered with pong, the close handshake, and the
+  thread of its own).  Each wake-up reads what the socket holds (up to
+  :data:`RECV_SIZE`), parses every complete frame in it and hands all the
+  data messages over at once (:meth:`WebSocket.receive`): the glue then
+  runs them through the core back to back and writes their answers in one
+  ``sendall``.  Pings are answered with pongs, the close handshake and the
   close codes the parser decides (1002 protocol error, 1007 invalid UTF-8,
-  1009 a message over ``max_message_size``, logged);
-* writing from any thread, serialised by one lock per connection.
+  1009 a message over ``max_message_size``, logged) are done here;
+* writing from any thread, serialised by one lock per connection; several
+  messages go out in one ``sendall`` (:meth:`WebSocket.send_many`).
 
 The raw socket comes from ``environ['werkzeug.socket']`` (werkzeug's
 development server), ``environ['gunicorn.socket']`` (gunicorn's sync,
@@ -31,34 +36,57 @@ even when the standard library is not monkey-patched.
 Every wait is bounded: the socket carries a timeout (the server's
 ``ping_interval + ping_timeout``: a live client sends at least a PONG in
 that time), and a connection being closed is drained for at most
-:data:`CLOSE_LINGER` seconds.
+:data:`CLOSE_LINGER` seconds.  On a plain (not green) socket on Linux the
+timeout is the kernel's (``SO_RCVTIMEO``/``SO_SNDTIMEO`` on a blocking
+socket) rather than Python's: Python implements its own with a ``poll``
+before every ``recv`` and ``send``, which doubles the system calls, and in
+threading mode every system call is a chance for another thread to take
+the GIL.  A writer blocked by a client that does not read gives up after
+the same timeout (back-pressure: nothing is buffered beyond the socket's
+and the session's bounded outbox).
 """
 from __future__ import annotations
 
+import _socket
 import base64
 import hashlib
 import logging
 import socket
+import struct
+import sys
 import threading
+import time
 from collections import deque
-from typing import Any, Deque, Dict, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 from ._speedups import websocket as _ws
 
 __all__ = ['WebSocket', 'HandshakeRefused', 'get_raw_socket',
-           'handshake_error', 'accept_key', 'CLOSE_LINGER']
+           'handshake_error', 'accept_key', 'CLOSE_LINGER', 'RECV_SIZE']
 
 _GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 #: seconds a closing connection is drained (for the peer's close frame and
 #: the end of its data) before the socket is let go
 CLOSE_LINGER = 2.0
-_RECV_SIZE = 65536
+#: the most one ``recv`` asks for.  CPython allocates this much for the
+#: call and shrinks the result to what arrived; a green socket frees it
+#: again while it waits, so an idle connection does not hold it
+RECV_SIZE = 65536
 
 _OP_TEXT = _ws.OP_TEXT
 _OP_BINARY = _ws.OP_BINARY
 _OP_CLOSE = _ws.OP_CLOSE
 _OP_PING = _ws.OP_PING
+_OP_PONG = _ws.OP_PONG
 _build_frame = _ws.build_frame
+_ProtocolError = _ws.WebSocketProtocolError
+_monotonic = time.monotonic
+#: plain sockets (the C type, which monkey-patching leaves alone):
+#: gevent's and eventlet's green sockets wrap one but are not one
+_PLAIN_SOCKET = _socket.socket
+_KERNEL_TIMEOUTS = sys.platform.startswith('linux') and \
+    hasattr(socket, 'SO_RCVTIMEO')
+_Message = Union[str, bytes]
 
 
 def accept_key(key: str) -> str:
@@ -121,15 +149,21 @@ def handshake_error(environ: Dict[str, Any]) -> Optional[str]:
 class WebSocket:
     """One accepted server-side WebSocket connection.
 
-    ``wait()`` returns the next message (str for text, bytes for binary) or
-    None once the connection is over; ``send(data)`` writes one message from
-    any thread; ``close(code)`` starts the closing handshake.  A plain class:
-    python-socketio's admin UI wraps ``send`` and ``wait`` on the instance.
+    ``receive()`` returns the data messages of the next wake-up (a list of
+    str for text, bytes for binary) or None once the connection is over;
+    ``wait()`` returns them one at a time (python-engineio's interface);
+    ``send(data)`` writes one message and ``send_many(messages)`` several
+    in one ``sendall``, from any thread; ``close(code)`` starts the closing
+    handshake.  A plain class: python-socketio's admin UI wraps ``send``
+    and ``wait`` on the instance (the glue then keeps to those two).
     ``ws_id`` is the core's id for this WebSocket.
     """
 
     #: the write lock's type; an async driver puts its own here
     lock_class: Any = threading.Lock
+    #: the running thread's identity (a greenlet's under gevent and
+    #: eventlet): the glue tells the reader's own writes from others'
+    current_task: Any = staticmethod(threading.get_ident)
 
     @classmethod
     def for_request(cls, environ: Dict[str, Any], ws_id: int,
@@ -158,11 +192,19 @@ class WebSocket:
         self.logger = logger or logging.getLogger('engineio.server')
         self.timeout = timeout
         self._parser = _ws.FrameParser(max_message_size, require_mask=True)
-        self._pending: Deque[Tuple[int, Any]] = deque()
+        # messages received but not yet returned by wait() (only used
+        # when something calls wait(); the glue calls receive())
+        self._ready: Optional[Deque[_Message]] = None
         self._write_lock = self.lock_class()
         # (code, reason) of a protocol violation, once the messages that
         # preceded it are delivered
         self._failure: Optional[Tuple[int, str]] = None
+        # the code of the client's close frame, to answer (0: none yet)
+        self._peer_close = 0
+        # bytes of the connection read before the WebSocket took it over
+        # (a driver that empties its server's request buffer puts them
+        # here): parsed before the socket is read
+        self._unread = b''
         self.close_sent = False
         self.closed = False
 
@@ -175,74 +217,153 @@ class WebSocket:
         response = ('HTTP/1.1 101 Switching Protocols\r\n'
                     'Upgrade: websocket\r\nConnection: Upgrade\r\n'
                     'Sec-WebSocket-Accept: %s\r\n\r\n' % accept_key(key))
-        self.sock.settimeout(self.timeout)
+        self._set_timeout()
         with self._write_lock:
             self.sock.sendall(response.encode('ascii'))
 
+    def _set_timeout(self) -> None:
+        sock = self.sock
+        timeout = self.timeout
+        if _KERNEL_TIMEOUTS and timeout is not None and timeout > 0 and \
+                isinstance(sock, _PLAIN_SOCKET):
+            # blocking, with the kernel's timeouts: one system call per
+            # recv or send instead of Python's poll + call
+            seconds = int(timeout)
+            value = struct.pack('ll', seconds,
+                                int((timeout - seconds) * 1000000))
+            try:
+                sock.settimeout(None)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+                return
+            except (OSError, struct.error):
+                pass
+        sock.settimeout(timeout)
+
     # -- reading (the request thread only) --------------------------------
 
-    def wait(self) -> Union[str, bytes, None]:
-        """The next data message, or None when the connection ended (the
-        client closed it, broke the protocol, went silent or away)."""
-        pending = self._pending
+    def receive(self) -> Optional[List[_Message]]:
+        """The data messages of the next wake-up, in order (at least one),
+        or None when the connection ended (the client closed it, broke the
+        protocol, went silent or away).  Pings are answered and the close
+        handshake is done on the way."""
+        if self._ready:
+            # wait() left some: hand those over first
+            held = list(self._ready)
+            self._ready.clear()
+            return held
+        parser = self._parser
+        recv = self.sock.recv
         while True:
-            while pending:
-                opcode, payload = pending.popleft()
-                if opcode == _OP_TEXT or opcode == _OP_BINARY:
-                    return payload  # type: ignore[no-any-return]
-                if opcode == _OP_PING:
-                    self._write(_build_frame(_ws.OP_PONG, payload))
-                elif opcode == _OP_CLOSE:
-                    code, _ = _ws.parse_close_payload(payload)
-                    if code == _ws.CLOSE_NO_STATUS:
-                        code = _ws.CLOSE_NORMAL
-                    self._send_close(code)
-                    self.closed = True
-                    return None
-                # a PONG: nothing to do (the Engine.IO heartbeat is in-band)
-            if self._failure is not None:
-                code, reason = self._failure
-                if code == _ws.CLOSE_TOO_BIG:
-                    self.logger.error('%s: WebSocket message over the size '
-                                      'limit: closing (1009)', self.sid)
-                else:
-                    self.logger.info('%s: WebSocket protocol error (%d): %s',
-                                     self.sid, code, reason)
-                self._send_close(code)
+            if self._peer_close:
+                self._send_close(self._peer_close)
                 self.closed = True
+                return None
+            if self._failure is not None:
+                self._fail()
                 return None
             if self.closed:
                 return None
-            try:
-                data = self.sock.recv(_RECV_SIZE)
-            except (OSError, ValueError):  # timeout, reset, closed socket
-                self.closed = True
-                return None
+            if self._unread:
+                data = self._unread
+                self._unread = b''
+            else:
+                try:
+                    data = recv(RECV_SIZE)
+                except (OSError, ValueError):  # timeout, reset, closed
+                    self.closed = True
+                    return None
             if not data:
                 self.closed = True
                 return None
             try:
-                pending.extend(self._parser.feed(data))
-            except _ws.WebSocketProtocolError as exc:
-                pending.extend(exc.messages)
+                frames = parser.feed(data)
+            except _ProtocolError as exc:
+                frames = exc.messages
                 self._failure = (exc.code, exc.reason)
+            if not frames:
+                continue
+            messages: List[_Message] = []
+            for opcode, payload in frames:
+                if opcode == _OP_TEXT or opcode == _OP_BINARY:
+                    messages.append(payload)  # type: ignore[arg-type]
+                elif opcode == _OP_PING:
+                    try:
+                        self._write(_build_frame(
+                            _OP_PONG, payload))  # type: ignore[arg-type]
+                    except (OSError, ValueError):
+                        pass  # closing, or gone: the next read tells
+                elif opcode == _OP_CLOSE:
+                    code, _ = _ws.parse_close_payload(
+                        payload)  # type: ignore[arg-type]
+                    if code == _ws.CLOSE_NO_STATUS:
+                        code = _ws.CLOSE_NORMAL
+                    # answered once the messages before it are handled
+                    # (their answers go out before our close frame)
+                    self._peer_close = code
+                    break  # nothing after a close frame counts
+                # a PONG: nothing to do (the Engine.IO heartbeat is in-band)
+            if messages:
+                return messages
+            if self._peer_close:
+                continue
+
+    def wait(self) -> Union[str, bytes, None]:
+        """The next data message, or None when the connection ended
+        (python-engineio's interface; :meth:`receive` is the batch one)."""
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = deque()
+        if not ready:
+            messages = self.receive()
+            if messages is None:
+                return None
+            ready.extend(messages)
+        return ready.popleft()
+
+    def _fail(self) -> None:
+        assert self._failure is not None
+        code, reason = self._failure
+        if code == _ws.CLOSE_TOO_BIG:
+            self.logger.error('%s: WebSocket message over the size limit: '
+                              'closing (1009)', self.sid)
+        else:
+            self.logger.info('%s: WebSocket protocol error (%d): %s',
+                             self.sid, code, reason)
+        self._send_close(code)
+        self.closed = True
 
     # -- writing (any thread) ---------------------------------------------
 
-    def send(self, data: Union[str, bytes]) -> None:
+    def send(self, data: _Message) -> None:
         """Write one message: a str as a text frame, bytes as binary.
-        Raises OSError when the connection is gone."""
+        Raises OSError when the connection is gone or closing."""
         if type(data) is str:
             frame = _build_frame(_OP_TEXT, data)
         else:
             frame = _build_frame(_OP_BINARY, data)
         self._write(frame)
 
+    def send_many(self, messages: List[_Message]) -> None:
+        """Write several messages, in order, in one ``sendall``.  Raises
+        OSError when the connection is gone or closing."""
+        if len(messages) == 1:
+            self.send(messages[0])
+            return
+        frames = [_build_frame(_OP_TEXT if type(data) is str
+                               else _OP_BINARY, data) for data in messages]
+        self._write(b''.join(frames))
+
     def _write(self, frame: bytes) -> None:
         with self._write_lock:
             if self.close_sent:
                 raise OSError('WebSocket is closing')
-            self.sock.sendall(frame)
+            self._sendall(frame)
+
+    def _sendall(self, data: bytes) -> None:
+        """``sock.sendall(data)`` (write lock held); a driver may do it
+        more cheaply for its sockets."""
+        self.sock.sendall(data)
 
     def _send_close(self, code: int) -> bool:
         with self._write_lock:
@@ -250,7 +371,7 @@ class WebSocket:
                 return False
             self.close_sent = True
             try:
-                self.sock.sendall(_build_frame(
+                self._sendall(_build_frame(
                     _OP_CLOSE, _ws.build_close_payload(code)))
             except (OSError, ValueError):
                 pass
@@ -275,15 +396,17 @@ class WebSocket:
         not reset the connection before the client read our close frame."""
         sock = self.sock
         self.closed = True
+        self._ready = None
         try:
             sock.shutdown(socket.SHUT_WR)
         except OSError:
             return
         try:
             sock.settimeout(CLOSE_LINGER)
+            deadline = _monotonic() + CLOSE_LINGER
             drained = 0
-            while drained < 16 * _RECV_SIZE:
-                data = sock.recv(_RECV_SIZE)
+            while drained < 16 * RECV_SIZE and _monotonic() < deadline:
+                data = sock.recv(RECV_SIZE)
                 if not data:
                     break
                 drained += len(data)

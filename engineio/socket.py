@@ -17,8 +17,17 @@ outbox's flush lock first.
 
 "Thread" means the async mode's (a greenlet under gevent, a green thread
 under eventlet).  The flush lock is only ever tried without blocking, so a
-plain ``threading.Lock`` serves in every mode: a holder that yields to the
-hub in the middle of a write never makes another green thread block on it.
+plain lock serves in every mode: a holder that yields to the hub in the
+middle of a write never makes another green thread block on it.  It is the
+unpatched one (the driver's ``plain_lock``): once gevent or eventlet
+monkey-patched ``threading``, its ``Lock`` is a green one written in
+Python, several times dearer to take.
+
+Writes are batched: the messages one wake-up of the reader brings are run
+through the core back to back, and what they queue for this same
+WebSocket leaves in one ``sendall`` after the batch (see
+:meth:`Socket._websocket_handler`), so that a client with several
+messages in flight costs one system call per wake-up, not one per message.
 """
 from __future__ import annotations
 
@@ -33,6 +42,10 @@ from ._sansio.session import OPEN, UPGRADED
 __all__ = ['Socket']
 
 _monotonic = time.monotonic
+_Lock = threading.Lock
+#: a reader thread's batch flushes what it queued at least this often
+#: (seconds), so that slow handlers do not hold their answers back
+_BATCH_FLUSH = 0.005
 
 
 class Socket:
@@ -57,7 +70,13 @@ class Socket:
         # (int) waiting for it, appended under the server's core lock
         self._ws: Any = None
         self._outbox: Deque[Union[str, bytes, int]] = deque()
-        self._flush_lock = threading.Lock()
+        # only ever tried without blocking (see the module docstring)
+        self._flush_lock = server._async.get('plain_lock', _Lock)()
+        # the reader's identity while it runs a batch (its writes to this
+        # WebSocket wait for the batch's end), else None
+        self._batch_owner: Any = None
+        # send one message at a time with ws.send (someone wrapped it)
+        self._ws_wrapped = False
         # set once the disconnect handler ran (or the session was refused)
         self._closed = False
 
@@ -106,27 +125,90 @@ class Socket:
 
     def _websocket_handler(self, ws: Any) -> None:
         """Run WebSocket ``ws`` (already accepted) to its end in this
-        request thread: one ``ws.wait()`` per message, nothing spawned per
-        message."""
+        request thread, nothing spawned per message.
+
+        Each wake-up's messages (``ws.receive()``) go through the core back
+        to back; what they make this thread send to this same WebSocket
+        (the echo of a ``message`` handler, say) stays in the outbox until
+        the batch is done, and then leaves in one ``sendall``.  A batch that
+        runs long (slow handlers) flushes every :data:`_BATCH_FLUSH`
+        seconds.  Writes from other threads are never held back.  When
+        python-socketio's admin UI wrapped ``wait``/``send`` on ``ws``, or
+        the WebSocket has no ``receive`` (uWSGI's), it is read with
+        ``ws.wait()`` one message at a time."""
         server = self.server
         core = server._core
         session = self.core_session
         ws_id = ws.ws_id
         call_core = server._call_core
-        now = server._now
+        receive = getattr(ws, 'receive', None)
+        instance = ws.__dict__ if hasattr(ws, '__dict__') else {}
+        self._ws_wrapped = 'send' in instance or \
+            getattr(ws, 'send_many', None) is None
         self._ws = ws
         try:
             call_core(core.websocket_open, session, ws_id)
-            while True:
-                data = ws.wait()
-                if data is None:
-                    break
-                call_core(core.websocket_message, session, ws_id, data,
-                          now())
+            if receive is None or 'wait' in instance:
+                self._read_one_by_one(ws)
+            else:
+                self._read_batches(ws, receive)
         finally:
+            self._batch_owner = None
             call_core(core.websocket_closed, session, ws_id)
             if self._ws is ws:
                 self._ws = None
+
+    def _read_one_by_one(self, ws: Any) -> None:
+        server = self.server
+        core = server._core
+        session = self.core_session
+        ws_id = ws.ws_id
+        call_core = server._call_core
+        while True:
+            data = ws.wait()
+            if data is None:
+                break
+            call_core(core.websocket_message, session, ws_id, data,
+                      _monotonic())
+
+    def _read_batches(self, ws: Any, receive: Any) -> None:
+        server = self.server
+        core = server._core
+        session = self.core_session
+        ws_id = ws.ws_id
+        lock = server._lock
+        drain = server._drain
+        perform = server._perform
+        owner = ws.current_task()
+        message = core.websocket_message
+        outbox = self._outbox
+        while True:
+            messages = receive()
+            if messages is None:
+                break
+            started = _monotonic()
+            self._batch_owner = owner
+            try:
+                for data in messages:
+                    now = _monotonic()
+                    # server._call_core spelled out: this runs per message
+                    lock.acquire()
+                    try:
+                        message(session, ws_id, data, now)
+                        actions = drain()
+                    finally:
+                        lock.release()
+                    if actions:
+                        perform(actions)
+                    if outbox and now - started > _BATCH_FLUSH:
+                        self._batch_owner = None
+                        self._flush_ws()
+                        self._batch_owner = owner
+                        started = now
+            finally:
+                self._batch_owner = None
+            if outbox:
+                self._flush_ws()
 
     def _send_ping(self) -> None:
         """Hook run after the server sent this session a PING.
@@ -166,30 +248,48 @@ class Socket:
     # -- called by the server (no lock held) ------------------------------
 
     def _flush_ws(self) -> None:
-        """Write what the outbox holds, in order.  A thread that finds the
-        flush lock taken leaves the work to its holder, which loops until
-        the outbox is empty."""
+        """Write what the outbox holds, in order, as few ``sendall`` as it
+        takes (one, unless a close code is queued in between).  A thread
+        that finds the flush lock taken leaves the work to its holder,
+        which loops until the outbox is empty; the reader thread in the
+        middle of a batch leaves it to the end of its batch."""
         outbox = self._outbox
+        owner = self._batch_owner
+        if owner is not None and self._ws is not None and \
+                owner == self._ws.current_task():
+            return
+        flush_lock = self._flush_lock
         while outbox:
-            if not self._flush_lock.acquire(blocking=False):
+            if not flush_lock.acquire(False):
                 return
             try:
                 while outbox:
-                    item = outbox.popleft()
                     ws = self._ws
                     if ws is None:
                         outbox.clear()
                         break
+                    item = outbox.popleft()
                     if type(item) is int:
                         ws.close(item)
                         continue
                     try:
-                        ws.send(item)
+                        if self._ws_wrapped or not outbox:
+                            ws.send(item)
+                            continue
+                        batch = [item]
+                        while outbox and type(outbox[0]) is not int:
+                            batch.append(outbox.popleft())
+                        ws.send_many(batch)
                     except (OSError, ValueError):
-                        # the reader will see the connection end
+                        # the reader will see the connection end; what
+                        # followed is dropped, but a close code is still
+                        # worth trying (it shuts the reader down)
+                        codes = [code for code in outbox
+                                 if type(code) is int]
                         outbox.clear()
+                        outbox.extend(codes[:1])
             finally:
-                self._flush_lock.release()
+                flush_lock.release()
 
     def _wake_poll(self) -> None:
         event = self._poll_event

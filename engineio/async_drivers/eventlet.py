@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import eventlet
-from eventlet import queue
+from eventlet import patcher, queue
 from eventlet.green.threading import Event
 from eventlet.semaphore import Semaphore
 
@@ -68,9 +68,12 @@ class EventletWebSocket(WebSocket):
     """Our WebSocket with a green write lock."""
 
     lock_class = Semaphore
+    current_task = staticmethod(eventlet.getcurrent)
 
 
 _async = {
+    # the unpatched lock, for locks that are never held across a switch
+    'plain_lock': patcher.original('_thread').allocate_lock,
     'thread': EventletThread,
     'queue': queue.Queue,
     'queue_empty': queue.Empty,

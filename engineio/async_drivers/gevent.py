@@ -31,10 +31,11 @@ answered with 400.
 """
 from __future__ import annotations
 
+import io
 from typing import Any, Dict, Optional
 
 import gevent
-from gevent import pywsgi, queue
+from gevent import monkey, pywsgi, queue
 from gevent.event import Event
 from gevent.lock import Semaphore
 
@@ -58,9 +59,29 @@ class Thread(gevent.Greenlet):
 
 class GeventWebSocket(WebSocket):
     """Our WebSocket with a gevent write lock, taking over the connection
-    from gevent-websocket's handler when that one answered the handshake."""
+    from gevent-websocket's handler when that one answered the handshake.
+
+    Writes try the green socket's own non-blocking socket first: gevent's
+    ``sendall`` is Python code that asks the kernel for the send buffer
+    size and reads the clock on every call, more than the rest of an echo
+    costs; a frame that does not fit at once falls back to it (which waits
+    for the socket, with its timeout)."""
 
     lock_class = Semaphore
+    current_task = staticmethod(gevent.getcurrent)
+
+    def _sendall(self, data: bytes) -> None:
+        sock = self.sock
+        raw = getattr(sock, '_sock', None)
+        try:
+            sent = raw.send(data) if raw is not None else 0
+        except BlockingIOError:
+            sent = 0
+        except AttributeError:  # not a gevent socket (a test's double)
+            raw = None
+            sent = 0
+        if sent < len(data):
+            sock.sendall(memoryview(data)[sent:] if sent else data)
 
     @classmethod
     def for_request(cls, environ: Dict[str, Any], ws_id: int,
@@ -82,8 +103,36 @@ class GeventWebSocket(WebSocket):
     def accept(self, environ: Dict[str, Any]) -> None:
         if self.mode != 'geventwebsocket':
             super().accept(environ)
+            if self.mode == 'pywsgi':
+                self._release_reader(environ.get('wsgi.input'))
         else:
             self.sock.settimeout(self.timeout)
+
+    def _release_reader(self, reader: Any) -> None:
+        """Close pywsgi's request reader (``wsgi.input`` of an upgrade
+        request: the connection's ``BufferedReader``), whose 8 KiB buffer
+        would otherwise live as long as the WebSocket, a third of what an
+        idle connection costs.  The WebSocket reads the socket itself;
+        what the reader had buffered past the request (a client that did
+        not wait for the 101) is kept for the parser.  Closing the reader
+        leaves the socket open; pywsgi ends the connection after the
+        application (``close_connection``, or the reader being closed)."""
+        if not isinstance(reader, io.BufferedReader) or reader.closed:
+            return
+        sock = self.sock
+        try:
+            # a non-blocking look: what is buffered, or what the socket
+            # has at once, never a wait
+            sock.settimeout(0)
+            try:
+                early = reader.peek(1)
+            finally:
+                sock.settimeout(self.timeout)
+            reader.close()
+        except (OSError, ValueError):
+            return
+        if early:
+            self._unread = bytes(early)
 
 
 class WebSocketHandler(pywsgi.WSGIHandler):
@@ -108,6 +157,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):
 
 
 _async = {
+    # the unpatched lock, for locks that are never held across a switch
+    'plain_lock': monkey.get_original('_thread', 'allocate_lock'),
     'thread': Thread,
     'queue': queue.JoinableQueue,
     'queue_empty': queue.Empty,

@@ -44,7 +44,7 @@ from typing import Any, Deque, Dict, Optional, Union
 
 import gevent
 import uwsgi  # type: ignore  # only importable inside uWSGI
-from gevent import queue
+from gevent import monkey, queue
 from gevent import socket as gsocket
 from gevent.event import Event
 
@@ -248,6 +248,8 @@ class UWSGIWebSocket:
 
 
 _async = {
+    # the unpatched lock, for locks that are never held across a switch
+    'plain_lock': monkey.get_original('_thread', 'allocate_lock'),
     'thread': Thread,
     'queue': queue.JoinableQueue,
     'queue_empty': queue.Empty,

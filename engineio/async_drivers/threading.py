@@ -31,6 +31,7 @@ class DaemonThread(threading.Thread):
 
 
 _async = {
+    'plain_lock': threading.Lock,
     'thread': DaemonThread,
     'queue': queue.Queue,
     'queue_empty': queue.Empty,
