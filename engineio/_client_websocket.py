@@ -604,6 +604,11 @@ class ClientWebSocket:
 
     # -- reading (one thread) ----------------------------------------------
 
+    def has_pending(self) -> bool:
+        """Whether a message was already received and decoded: the next
+        ``recv()`` returns it without waiting (one reader at a time)."""
+        return bool(self._pending)
+
     def recv(self, timeout: Optional[float] = None) -> Union[str, bytes]:
         """The next data message.  Raises WebSocketTimeout when nothing
         arrived in ``timeout`` seconds, WebSocketClosed when the connection

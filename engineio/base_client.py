@@ -208,6 +208,7 @@ class BaseClient:
     # -- the connected loops (the glue defines _write_loop and the readers)
 
     def _start_loops(self, ws: Any) -> None:
+        """Start the writer and the reader (``Client`` overrides it)."""
         generation = self._generation
         self.write_loop_task = self.start_background_task(
             self._write_loop, generation, ws, self.queue)
@@ -222,8 +223,9 @@ class BaseClient:
         return generation == self._generation and self._core.can_send()
 
     def _send_packet(self, pkt: Any) -> bool:
-        """Queue a packet for the writer; False when not connected (both
-        glues' queues are unbounded: ``put_nowait`` never refuses)."""
+        """Queue a packet for the writer; False when not connected (the
+        queue is unbounded: ``put_nowait`` never refuses).  ``Client``
+        overrides it: on a WebSocket it writes without a writer task."""
         if not self._core.can_send():
             return False
         self.queue.put_nowait(pkt)

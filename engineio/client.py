@@ -2,17 +2,33 @@
 
 Thin glue around :class:`engineio._sansio.client.ClientCore`: polling with
 ``requests`` (the application's ``http_session`` when given), WebSocket with
-our own RFC 6455 client (:mod:`engineio._client_websocket`), two threads per
-connection (a reader and a writer; greenlets when gevent or eventlet patched
-the process), and each message handler in a background thread, as in
-python-engineio (a handler may block waiting for a later message, as
-python-socketio's ``call()`` does); those threads are reused
-(:class:`_HandlerThreads`).
+our own RFC 6455 client (:mod:`engineio._client_websocket`); threads, or
+greenlets when gevent or eventlet patched the process.  Each message handler
+runs in a background thread, as in python-engineio (a handler may block
+waiting for a later message, as python-socketio's ``call()`` does); those
+threads are reused (:class:`_HandlerThreads`).
+
+Polling has a reader and a writer thread (the writer batches what is sent
+into one POST).  A WebSocket has neither a writer thread nor a fixed
+reader, because every thread hand-over costs a wake-up, a context switch and
+a GIL hand-over, and with one message in flight they are most of what a
+message costs (``python -m bench.clients``):
+
+* ``send()`` writes from the calling thread; a thread that finds another
+  writing leaves its packet in that thread's outbox and returns, and the
+  writing thread writes it next (write combining, :meth:`Client._send_packet`);
+* the threads of :class:`_HandlerThreads` take turns reading: the one that
+  receives a message hands the reading to another and runs the handler
+  itself, so that the message waits for no wake-up, and the other thread
+  is woken only once the handler has written its answer
+  (:meth:`Client._read_loop_websocket`).
 
 Who ends a session: the first party to claim it in the core (the
 application's ``disconnect()``, the reader on a CLOSE packet, a dead server
-or bad input, the writer on a failed write) runs the disconnect handler
-once, stops both threads (bounded waits) and resets the client.
+or bad input, the polling writer on a failed POST; a failed WebSocket write
+drops the connection, which the reader sees) runs the disconnect handler
+once, waits (bounded) for the writing and the reading to end, and resets the
+client.
 """
 from __future__ import annotations
 
@@ -48,74 +64,199 @@ _SKIPPED_HEADERS = frozenset([
     'content-length', 'sec-websocket-key', 'sec-websocket-version',
     'sec-websocket-extensions', 'sec-websocket-protocol'])
 _CLOSE_PACKET = packet.Packet(packet.CLOSE)
+#: "no message here" (a message's data can be anything, None included)
+_NOTHING = object()
 #: seconds a message handler thread with nothing to do waits for the next
 #: message before it ends
 HANDLER_IDLE_TIMEOUT = 2.0
+#: seconds between the looks an idle handler thread takes at the calls
+#: given without waking anyone (see _HandlerThreads.hand_over)
+IDLE_LOOK = 0.005
+#: writes in a row by one sender for the others (write combining) before a
+#: background thread takes over what is left
+WRITE_ROUNDS = 8
 
 
 class _RequestFailed(Exception):
     """An HTTP request did not get a complete answer."""
 
 
-class _HandlerThreads:
-    """Runs each message handler call in a background thread, as
-    python-engineio does, but reuses the threads.
+class _Outbox:
+    """What is being written to one session's WebSocket (guarded by the
+    client's ``_lock``): ``writing`` while a thread writes (then the
+    ``packets`` other threads send wait here for it, in order); ``closing``
+    once the session is ending (the end waits for the writing to be
+    over)."""
 
-    Starting a thread costs ~55 µs of CPU here, most of what a message cost
-    the sync client (``python -m bench.clients``); handing a call to a
-    thread that waits for one costs a few.  A call never waits for a busy
-    thread: when no idle thread is left for it, a new one starts, so a
-    handler that blocks (python-socketio's ``call()`` waiting for its
-    answer) holds up no other.  The calls are taken in the order the
-    messages arrived (python-socketio reassembles a binary event from
-    consecutive messages).  An idle thread ends after
+    __slots__ = ('ws', 'packets', 'writing', 'closing', 'failed')
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.packets: List[Any] = []
+        self.writing = False
+        self.closing = False
+        #: a write failed: the connection is dropped, nothing more is sent
+        self.failed = False
+
+
+class _HandlerThreads:
+    """Runs calls in background threads, as python-engineio runs each
+    message handler in a thread of its own, but reuses the threads.
+
+    Starting a thread costs ~55 µs of CPU here; handing a call to a thread
+    that waits for one is one lock release (a futex wake): each idle thread
+    sleeps on a lock of its own, which :meth:`run` releases, for the most
+    recently idle thread (the warmest).  A call never waits for a busy
+    thread: with none idle, a new one starts, so a handler that blocks
+    (python-socketio's ``call()`` waiting for its answer) holds up no
+    other.  The calls are taken in the order they were given (python-socketio
+    reassembles a binary event from consecutive messages).  A thread of the
+    pool may also give calls and take the oldest itself, and give the last
+    one quietly, waking nobody (:meth:`hand_over`): an idle thread looks for
+    such calls every :data:`IDLE_LOOK` seconds.  An idle thread ends after
     :data:`HANDLER_IDLE_TIMEOUT`, or at once when the session ends
-    (:meth:`stop`); a running handler finishes first.
+    (:meth:`stop`); a running call finishes first.
     """
 
     def __init__(self, start: Callable[..., Any]) -> None:
         self._start = start          # the client's start_background_task
-        self._ready = threading.Condition()
+        self._mutex = threading.Lock()
         self._calls: Deque[Tuple[Callable[..., Any], Any]] = deque()
-        #: threads not running a handler: waiting for a call, or starting
-        self._idle = 0
+        #: the wake-up locks (held) of the threads waiting for a call
+        self._idle: List[Any] = []
         self._stopping = False
+        # the calls start in the order they were given: a call is numbered
+        # when taken, and made once the calls before it were (a thread may
+        # hold a call while it starts others in hand_over)
+        self._taken = 0
+        self._started = 0
+        self._in_order = threading.Condition(self._mutex)
+        self._waiting = 0
 
     def run(self, function: Callable[..., Any], args: Any) -> None:
-        with self._ready:
+        """Have ``function(*args)`` called in a thread of the pool."""
+        with self._mutex:
             self._calls.append((function, args))
-            if self._idle >= len(self._calls):
-                self._ready.notify()
+            if self._idle:
+                self._idle.pop().release()
                 return
-            self._idle += 1
+        self._start(self.serve)
+
+    def start(self, function: Callable[..., Any], args: Any) -> Any:
+        """A new thread of the pool that calls ``function(*args)`` first;
+        returns it."""
+        return self._start(self.serve, function, args)
+
+    def hand_over(self, calls: List[Tuple[Callable[..., Any], Any]],
+                  quietly: bool = False
+                  ) -> Tuple[Tuple[Callable[..., Any], Any], bool]:
+        """From a thread of the pool: queue ``calls`` and return the oldest
+        call waiting, for this thread to make; a thread is woken (or
+        started) for each of the others, except the last one when
+        ``quietly`` and a thread stays idle: the idle threads look for such
+        a call every :data:`IDLE_LOOK` seconds, the caller may wake one for
+        it (:meth:`wake`) or take it back (:meth:`take_back`).  Returns
+        ``(call, whether the last one was given quietly)``."""
+        with self._mutex:
+            queued = self._calls
+            queued.extend(calls)
+            mine = queued.popleft()
+            ticket = self._taken
+            self._taken = ticket + 1
+            idle = self._idle
+            missing = len(calls) - 1
+            quiet = quietly and missing > 0 and len(idle) >= missing
+            if quiet:
+                missing -= 1
+            while missing and idle:
+                idle.pop().release()
+                missing -= 1
+            if not missing:
+                self._take_turn(ticket)
+                return mine, quiet
         try:
-            self._start(self._serve)
-        except BaseException:
-            with self._ready:
-                self._idle -= 1
-            raise
+            for _ in range(missing):
+                self._start(self.serve)
+        finally:
+            with self._mutex:
+                self._take_turn(ticket)
+        return mine, quiet
+
+    def wake(self) -> None:
+        """Wake an idle thread (or start one) for a call given quietly."""
+        with self._mutex:
+            if self._idle:
+                self._idle.pop().release()
+                return
+        self._start(self.serve)
+
+    def take_back(self, call: Tuple[Callable[..., Any], Any]) -> bool:
+        """Take back a call given quietly that no thread took yet."""
+        with self._mutex:
+            try:
+                self._calls.remove(call)
+            except ValueError:
+                return False
+            return True
+
+    def _take_turn(self, ticket: int) -> None:
+        """With the mutex held: wait until the calls taken before
+        ``ticket`` were started, then count it started."""
+        if self._started != ticket:
+            self._waiting += 1
+            while self._started != ticket:
+                self._in_order.wait()
+            self._waiting -= 1
+        self._started = ticket + 1
+        if self._waiting:
+            self._in_order.notify_all()
 
     def stop(self) -> None:
-        """End the idle threads once the queued calls are taken (the busy
-        ones end when their handler returns)."""
-        with self._ready:
+        """End the idle threads once the calls are taken (the busy ones end
+        when their call returns)."""
+        with self._mutex:
             self._stopping = True
-            self._ready.notify_all()
+            idle = self._idle[:]
+            del self._idle[:]
+        for wake in idle:
+            wake.release()
 
-    def _serve(self) -> None:
-        ready, calls = self._ready, self._calls
+    def serve(self, function: Optional[Callable[..., Any]] = None,
+              args: Any = ()) -> None:
+        """A thread of the pool: make ``function(*args)`` if given, then
+        the calls given to the pool, until it is idle too long or
+        stopped."""
+        mutex, calls, idle = self._mutex, self._calls, self._idle
+        wake = threading.Lock()
+        wake.acquire()
         while True:
-            with ready:
-                while not calls and not self._stopping:
-                    if not ready.wait(HANDLER_IDLE_TIMEOUT):
-                        break
-                self._idle -= 1
-                if not calls:
+            if function is not None:
+                function(*args)
+            with mutex:
+                if calls:
+                    function, args = calls.popleft()
+                    ticket = self._taken
+                    self._taken = ticket + 1
+                    self._take_turn(ticket)
+                    continue
+                if self._stopping:
                     return
-                function, args = calls.popleft()
-            function(*args)
-            with ready:
-                self._idle += 1
+                idle.append(wake)
+                function = None
+            idle_for = 0.0
+            while not wake.acquire(timeout=IDLE_LOOK):
+                idle_for += IDLE_LOOK
+                with mutex:
+                    if wake not in idle:
+                        # run() or stop() released the lock as we timed out
+                        wake.acquire()
+                        break
+                    if calls:            # a call given quietly
+                        idle.remove(wake)
+                        break
+                    if idle_for >= HANDLER_IDLE_TIMEOUT:
+                        idle.remove(wake)
+                        return
 
 
 class Client(base_client.BaseClient):
@@ -164,11 +305,24 @@ class Client(base_client.BaseClient):
 
     def _init_glue(self) -> None:
         _websocket.check_options(self.websocket_extra_options)
+        #: guards the claim to end a session and the outbox (never held
+        #: during I/O)
         self._lock = threading.Lock()
         self._generation = 0
         self._ending_thread: Any = None
         self._finished = threading.Event()
         self._finished.set()
+        #: set when the current session's reading has ended for good
+        self._reading_done = threading.Event()
+        self._reading_done.set()
+        #: the current WebSocket session's writes (None: packets go to
+        #: ``queue``, for the writer thread of the polling transport)
+        self._outbox: Optional[_Outbox] = None
+        #: the thread running a message handler while the reading it gave
+        #: waits quietly for another thread (see _read_loop_websocket)
+        self._quiet_reader: Optional[int] = None
+        #: notified when an ending session's outbox is written out
+        self._drained = threading.Condition(self._lock)
         self._own_http = False
         self._handler_threads = _HandlerThreads(self.start_background_task)
 
@@ -204,6 +358,9 @@ class Client(base_client.BaseClient):
         self._finished.clear()
         self._handler_threads = _HandlerThreads(self.start_background_task)
         self.queue = self.create_queue()
+        self._outbox = None
+        self._reading_done = threading.Event()
+        self._reading_done.set()     # until a reader starts
         self.ws = None
         self.read_loop_task = self.write_loop_task = None
         headers = dict(headers or {})
@@ -580,56 +737,254 @@ class Client(base_client.BaseClient):
 
     # -- connected ---------------------------------------------------------
 
-    def _receive_packet(self, pkt: Any) -> None:
-        """Handle incoming packets from the server."""
+    def _start_loops(self, ws: Any) -> None:
+        """Start the reader (and for polling the writer).  On a WebSocket
+        there is no writer thread: ``send()`` writes (see :meth:`_write_out`),
+        starting with the packets queued before the upgrade ended."""
+        generation, done = self._generation, self._reading_done
+        done.clear()
+        if ws is None:
+            self.write_loop_task = self.start_background_task(
+                self._write_loop, generation, ws, self.queue)
+            self.read_loop_task = self.start_background_task(
+                self._read_loop_polling, generation, done)
+            return
+        outbox = _Outbox(ws)
+        with self._lock:
+            if not self._core.can_send():
+                # ended while the upgrade went on (a handler disconnected)
+                ws.abort()
+                done.set()
+                return
+            while True:
+                try:
+                    pkt = self.queue.get_nowait()
+                except self.queue_empty:
+                    break
+                if pkt is not None:
+                    outbox.packets.append(pkt)
+            self._outbox = outbox
+            backlog, outbox.packets = outbox.packets, []
+            outbox.writing = bool(backlog)
+        self.read_loop_task = self._handler_threads.start(
+            self._read_loop_websocket, (generation, ws, done))
+        if backlog:
+            self._write_out(outbox, backlog)
+
+    def _send_packet(self, pkt: Any) -> bool:
+        """Send a packet; False when not connected.
+
+        Polling queues it for the writer thread, which batches into one
+        POST.  On a WebSocket the calling thread writes it, unless another
+        thread is writing: then it joins that thread's outbox and returns
+        at once, and that thread writes it next, with whatever else joined
+        meanwhile, in one system call (write combining, see
+        :meth:`_write_out`).  That saves a writer thread's wake-up and GIL
+        hand-over per message, keeps the packets in the order they were
+        accepted, and no write can overtake another.
+        """
+        with self._lock:
+            if not self._core.can_send():
+                return False
+            outbox = self._take(pkt)
+        self._log_packet('Sending', pkt)
+        if outbox is not None:
+            self._write_out(outbox, [pkt])
+        return True
+
+    def _send_pong(self, pkt: Any) -> None:
+        """The reader's answer to a PING.  The reader never writes (as in
+        python-engineio, a write that blocks must not stop the reading):
+        the PONG joins the outbox of a thread writing, or a thread of
+        :class:`_HandlerThreads` writes it."""
+        with self._lock:
+            if not self._core.can_send():
+                return
+            outbox = self._take(pkt)
+        self._log_packet('Sending', pkt)
+        if outbox is not None:
+            self._handler_threads.run(self._write_out, (outbox, [pkt]))
+
+    def _take(self, pkt: Any) -> Optional['_Outbox']:
+        """With ``_lock`` held: queue ``pkt`` (polling), put it in the
+        outbox of the thread writing, drop it (the WebSocket failed: the
+        session is ending), or return the outbox that the caller now
+        writes ``pkt`` to."""
+        outbox = self._outbox
+        if outbox is None:
+            self.queue.put_nowait(pkt)
+        elif outbox.writing:
+            outbox.packets.append(pkt)
+        elif not outbox.failed:
+            outbox.writing = True
+            return outbox
+        return None
+
+    def _write_out(self, outbox: '_Outbox', packets: List[Any]) -> None:
+        """Write ``packets`` to the WebSocket, then what other threads put
+        in the outbox meanwhile, until it is empty (``outbox.writing`` is
+        this thread's until then).  After :data:`WRITE_ROUNDS` rounds a
+        thread of :class:`_HandlerThreads` takes over, so that a sender
+        does not stay captive of others that keep sending.  A failed write
+        drops the connection: the reader then ends the session, as for a
+        lost connection, and what is sent until then is dropped."""
+        ws = outbox.ws
+        rounds = 0
+        while True:
+            try:
+                if len(packets) == 1:
+                    ws.send(packets[0].encode())
+                else:
+                    ws.send_many([pkt.encode() for pkt in packets])
+                if self._quiet_reader is not None and \
+                        self._quiet_reader == threading.get_ident():
+                    # written: now a thread may wake up for the reading
+                    self._quiet_reader = None
+                    self._handler_threads.wake()
+            except OSError as exc:
+                if not outbox.closing:
+                    self.logger.warning('Write failed (%s), aborting', exc)
+                ws.abort()        # wakes the reader, which ends the session
+                packets = []
+                outbox.failed = True
+            with self._lock:
+                if not packets or not outbox.packets:
+                    outbox.packets = []
+                    outbox.writing = False
+                    if outbox.closing:
+                        self._drained.notify_all()
+                    return
+                packets, outbox.packets = outbox.packets, []
+            rounds += 1
+            if rounds == WRITE_ROUNDS:
+                self._handler_threads.run(self._write_out, (outbox, packets))
+                return
+
+    def _receive_packet(self, pkt: Any, reading: bool = False,
+                        deliver: bool = True) -> Any:
+        """Handle a packet from the server (``reading``: in the thread that
+        reads).  A message goes to the message handler in a thread of
+        :class:`_HandlerThreads`; with ``deliver`` False its data is
+        returned instead, for the caller to deliver.  Returns
+        :data:`_NOTHING` otherwise."""
         self._log_packet('Received', pkt)
         action, data = self._core.receive(pkt, time.monotonic())
         if action == _core.ACTION_MESSAGE:
+            if not deliver:
+                return data
             self._trigger_event('message', data, run_async=True)
         elif action == _core.ACTION_SEND:
-            self._send_packet(data)
+            self._send_pong(data)
         elif action == _core.ACTION_CLOSE:
-            self._end(self.reason.SERVER_DISCONNECT)
+            self._end(self.reason.SERVER_DISCONNECT, reading=reading)
         elif pkt.packet_type != packet.NOOP:
             self._log_unexpected(pkt)
+        return _NOTHING
 
-    def _read_loop_polling(self, generation: int) -> None:
-        """Read packets by polling the Engine.IO server."""
+    def _read_loop_polling(self, generation: int, done: Any) -> None:
+        """Read packets by polling the Engine.IO server; each message
+        handler runs in a thread of :class:`_HandlerThreads`."""
         core = self._core
-        while self._alive(generation):
-            left = core.time_left(time.monotonic())
-            if left <= 0:
-                self.logger.warning('Server has stopped communicating '
-                                    '(no ping), aborting')
-                break
-            try:
-                status, body = self._send_request(
-                    'GET', (self.base_url or '') + self._get_url_timestamp(),
-                    timeout=min(left, core.polling_timeout))
-            except _RequestFailed as exc:
-                if self._alive(generation):
-                    self.logger.warning('Polling request failed (%s), '
-                                        'aborting', exc)
-                break
-            if not self._alive(generation):
-                break
-            if not 200 <= status < 300:
-                self.logger.warning('Unexpected status code %s in server '
-                                    'response, aborting', status)
-                break
-            try:
-                packets = core.decode_polling(body)
-            except _core.ServerProtocolError as exc:
-                self.logger.warning('%s, aborting', exc)
-                break
-            for pkt in packets:
-                self._receive_packet(pkt)
-        if generation == self._generation:
-            self._end(self.reason.TRANSPORT_ERROR)
+        try:
+            while self._alive(generation):
+                left = core.time_left(time.monotonic())
+                if left <= 0:
+                    self.logger.warning('Server has stopped communicating '
+                                        '(no ping), aborting')
+                    break
+                try:
+                    status, body = self._send_request(
+                        'GET',
+                        (self.base_url or '') + self._get_url_timestamp(),
+                        timeout=min(left, core.polling_timeout))
+                except _RequestFailed as exc:
+                    if self._alive(generation):
+                        self.logger.warning('Polling request failed (%s), '
+                                            'aborting', exc)
+                    break
+                if not self._alive(generation):
+                    break
+                if not 200 <= status < 300:
+                    self.logger.warning('Unexpected status code %s in server '
+                                        'response, aborting', status)
+                    break
+                try:
+                    packets = core.decode_polling(body)
+                except _core.ServerProtocolError as exc:
+                    self.logger.warning('%s, aborting', exc)
+                    break
+                for pkt in packets:
+                    self._receive_packet(pkt, reading=True)
+            if generation == self._generation:
+                self._end(self.reason.TRANSPORT_ERROR, reading=True)
+        finally:
+            done.set()
         self.logger.info('Exiting read loop task')
 
-    def _read_loop_websocket(self, generation: int, ws: Any) -> None:
-        """Read packets from the Engine.IO WebSocket connection."""
+    def _read_loop_websocket(self, generation: int, ws: Any,
+                             done: Any) -> None:
+        """Read packets from the WebSocket until a message arrives (and
+        the messages that came with it, already decoded); then give the
+        reading to another thread of :class:`_HandlerThreads` and run the
+        oldest message handler here (leader/followers).
+
+        So the handlers still run outside the thread that reads, as in
+        python-engineio (a slow handler holds up neither pings nor later
+        messages), but a message waits for no thread to wake up.  Nor does
+        its answer: the reading is given quietly (no thread woken) when a
+        thread is idle, and a thread is woken for it only once the handler
+        has written (:meth:`_write_out`), off the path from a message to
+        its answer; a handler that returns first takes the reading back,
+        and one that neither writes nor returns within :data:`IDLE_LOOK`
+        (it blocks) leaves it to an idle thread, which looks that often.
+        ``done`` is set by the thread reading when the connection ends.
+        """
+        read = (self._read_loop_websocket, (generation, ws, done))
+        pool = self._handler_threads
+        while True:
+            calls: List[Tuple[Callable[..., Any], Any]] = []
+            try:
+                while True:
+                    message = self._read_until_message(generation, ws)
+                    if message is None:
+                        break
+                    calls.append((self._run_handler, message))
+                    if not _has_decoded(ws):
+                        calls.append(read)
+                        (function, args), quiet = pool.hand_over(
+                            calls, quietly=True)
+                        break
+            except BaseException:
+                # the reading cannot go on (no thread for it): end it
+                if generation == self._generation:
+                    ws.abort()
+                    self._end(self.reason.TRANSPORT_ERROR, reading=True)
+                done.set()
+                raise
+            if message is None:
+                break
+            if not quiet:
+                function(*args)
+                return
+            self._quiet_reader = threading.get_ident()
+            function(*args)
+            self._quiet_reader = None
+            if not pool.take_back(read):
+                return          # another thread reads
+        for function, args in calls:        # what came before the end
+            pool.run(function, args)
+        try:
+            if generation == self._generation:
+                self._end(self.reason.TRANSPORT_ERROR, reading=True)
+        finally:
+            done.set()
+        self.logger.info('Exiting read loop task')
+
+    def _read_until_message(self, generation: int, ws: Any
+                            ) -> Optional[Tuple[str, Any, Tuple[Any]]]:
+        """The arguments of :meth:`_run_handler` for the next message, or
+        None once the connection is over (every other packet is handled
+        here: PINGs answered, a CLOSE ends the session)."""
         core = self._core
         while self._alive(generation):
             try:
@@ -648,16 +1003,19 @@ class Client(base_client.BaseClient):
             except _core.ServerProtocolError as exc:
                 self.logger.warning('%s, aborting', exc)
                 break
-            self._receive_packet(pkt)
-        if generation == self._generation:
-            self._end(self.reason.TRANSPORT_ERROR)
-        self.logger.info('Exiting read loop task')
+            data = self._receive_packet(pkt, reading=True, deliver=False)
+            if data is not _NOTHING:
+                handler = self.handlers.get('message')
+                if handler is not None:
+                    return 'message', handler, (data,)
+        return None
 
     def _write_loop(self, generation: int, ws: Any, packets_queue: Any
                     ) -> None:
-        """Send the queued packets: batched into one POST, or one write of
-        WebSocket frames.  A ``None`` in the queue ends the loop after what
-        was queued before it is sent."""
+        """Send the queued packets of the polling transport, batched into
+        one POST (``ws`` is always None: a WebSocket has no writer thread,
+        see :meth:`_send_packet`).  A ``None`` in the queue ends the loop
+        after what was queued before it is sent."""
         empty = self.queue_empty
         stop = False
         while not stop:
@@ -679,58 +1037,70 @@ class Client(base_client.BaseClient):
             if not packets:
                 continue
             try:
-                if ws is None:
-                    status, _ = self._send_request(
-                        'POST', self.base_url or '',
-                        body=_codec.encode_payload(packets).encode('utf-8'),
-                        headers={'Content-Type': 'text/plain;charset=UTF-8'},
-                        timeout=self.request_timeout)
-                    if not 200 <= status < 300:
-                        raise _RequestFailed(
-                            'Unexpected status code %s in server response'
-                            % status)
-                else:
-                    ws.send_many([pkt.encode() for pkt in packets])
-            except (_RequestFailed, OSError) as exc:
+                status, _ = self._send_request(
+                    'POST', self.base_url or '',
+                    body=_codec.encode_payload(packets).encode('utf-8'),
+                    headers={'Content-Type': 'text/plain;charset=UTF-8'},
+                    timeout=self.request_timeout)
+                if not 200 <= status < 300:
+                    raise _RequestFailed(
+                        'Unexpected status code %s in server response'
+                        % status)
+            except _RequestFailed as exc:
                 if self._alive(generation):
                     self.logger.warning('Write failed (%s), aborting', exc)
-                    if ws is not None:
-                        ws.abort()  # wakes the reader, which ends the session
-                    else:
-                        self._end(self.reason.TRANSPORT_ERROR)
+                    self._end(self.reason.TRANSPORT_ERROR)
                 break
         self.logger.info('Exiting write loop task')
 
     # -- ending ------------------------------------------------------------
 
     def _end(self, reason: str, send_close: bool = False,
-             abort: bool = False) -> bool:
-        """End the session if nobody else is doing it; False otherwise."""
+             abort: bool = False, reading: bool = False) -> bool:
+        """End the session if nobody else is doing it; False otherwise.
+        ``reading``: called by the thread that reads, which the others
+        wait for."""
         with self._lock:
+            # after the claim nothing more is accepted: the CLOSE packet
+            # goes after everything that was
             if not self._core.claim_disconnect(reason):
                 return False
             self._ending_thread = current = threading.current_thread()
-        if send_close:
-            self.queue.put(_CLOSE_PACKET)
-        self.queue.put(None)
+            outbox = self._outbox
+            close_outbox = self._take(_CLOSE_PACKET) if send_close else None
+            if outbox is None:
+                self.queue.put(None)        # ends the polling writer
+            else:
+                outbox.closing = True
+        if close_outbox is not None:
+            self._write_out(close_outbox, [_CLOSE_PACKET])
+        if self._quiet_reader is not None:
+            self._handler_threads.wake()    # the reading must see the end
         self._trigger_event('disconnect', reason, run_async=False)
-        reader, writer, ws = self.read_loop_task, self.write_loop_task, \
-            self.ws
-        if writer is not None and writer is not current and not abort:
-            writer.join(self.request_timeout + 1)
+        writer, ws, done = self.write_loop_task, self.ws, self._reading_done
+        wait = not abort and not reading
+        if not abort:
+            if writer is not None and writer is not current:
+                writer.join(self.request_timeout + 1)
+            if outbox is not None:
+                with self._lock:
+                    self._drained.wait_for(lambda: not outbox.writing,
+                                           self.request_timeout + 1)
         if ws is not None:
             ws.close()
-        if reader is not None and reader is not current and not abort:
-            reader.join(CLOSE_LINGER if ws is not None
-                        else self._core.polling_timeout)
+        if wait:
+            done.wait(CLOSE_LINGER if ws is not None
+                      else self._core.polling_timeout)
         if ws is not None:
             ws.abort()
-            if reader is not None and reader is not current and not abort:
-                reader.join(CLOSE_LINGER)
+            if wait:
+                done.wait(CLOSE_LINGER)
         self._teardown()
         return True
 
     def _teardown(self) -> None:
+        with self._lock:
+            self._outbox = None
         self._core.reset()
         try:
             base_client.connected_clients.remove(self)
@@ -766,6 +1136,15 @@ class Client(base_client.BaseClient):
             if event == 'connect':
                 raise
             return None
+
+
+def _has_decoded(ws: Any) -> bool:
+    """Whether ``ws`` holds a message already received and decoded, which
+    its next ``recv()`` returns without waiting (a connection without
+    ``has_pending`` makes each message go alone: correct, only slower in a
+    burst)."""
+    has_pending = getattr(ws, 'has_pending', None)
+    return has_pending is not None and has_pending()
 
 
 def _accepts(handler: Any, args: Any) -> bool:

@@ -255,6 +255,21 @@ def open_packet(ping_interval=25000, ping_timeout=20000, upgrades=(),
 
 # -- the client under test ----------------------------------------------------
 
+class TrackedClient(engineio.Client):
+    """The client under test, keeping every thread it starts (readers,
+    writers, message handler threads) so that a test can check that they
+    all end."""
+
+    def __init__(self, **kwargs):
+        self.threads = []
+        super().__init__(**kwargs)
+
+    def start_background_task(self, target, *args, **kwargs):
+        thread = super().start_background_task(target, *args, **kwargs)
+        self.threads.append(thread)
+        return thread
+
+
 class Recorder:
     """A client with handlers that record what they see, readable from the
     test thread."""
@@ -262,11 +277,10 @@ class Recorder:
     def __init__(self, **kwargs):
         kwargs.setdefault('handle_sigint', False)
         kwargs.setdefault('request_timeout', 3)
-        self.client = engineio.Client(**kwargs)
+        self.client = TrackedClient(**kwargs)
         self.messages = []
         self.disconnects = []
         self.got = threading.Condition()
-        self.threads_before = set(threading.enumerate())
         self.client.on('message', self.on_message)
         self.client.on('disconnect', self.on_disconnect)
 
@@ -300,10 +314,12 @@ class Recorder:
         return self.disconnects[0]
 
     def assert_threads_ended(self):
-        for task in (self.client.read_loop_task, self.client.write_loop_task):
-            if task is not None:
-                task.join(TIMEOUT)
-                assert not task.is_alive()
+        """Every thread the client started ends (its idle message handler
+        threads at once when the session ends)."""
+        deadline = time.monotonic() + TIMEOUT
+        for thread in self.client.threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+            assert not thread.is_alive(), thread
 
 
 def exchange(url, transports):
@@ -500,13 +516,16 @@ def test_websocket_no_open_packet():
             Recorder().client.connect(server.url, transports=['websocket'])
 
 
-def run_connected(script, max_size=None):
+def run_connected(script, max_size=None, on_message=None):
     """Connect to a scripted WebSocket server; return the recorder and
-    the time the connection was made."""
+    the time the connection was made.  ``on_message(rec, data)`` replaces
+    the recorder's message handler."""
     server = ScriptedServer(websocket_server(script))
     rec = Recorder()
     if max_size:
         rec.client.max_message_size = max_size
+    if on_message:
+        rec.client.on('message', lambda data: on_message(rec, data))
     rec.client.connect(server.url, transports=['websocket'])
     return server, rec, time.monotonic()
 
@@ -713,3 +732,277 @@ def test_green_threads(node_server, library):
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     assert result.stdout.decode().strip().splitlines()[-1] == repr(
         ('websocket', ['hi', b'\x01'], 'disconnected'))
+
+
+# -- the sync client's threads: direct writes, write combining, readers
+# taking turns (engineio/client.py: _send_packet, _read_loop_websocket) ---
+
+class FrameReader:
+    """The frames a client sends on a scripted WebSocket, one at a time."""
+
+    def __init__(self, conn, data=b''):
+        self.conn = conn
+        self.parser = ws_kernel.FrameParser(None, require_mask=True)
+        self.frames = list(self.parser.feed(data)) if data else []
+
+    def next(self, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while not self.frames:
+            self.conn.settimeout(max(deadline - time.monotonic(), 0.01))
+            data = self.conn.recv(65536)
+            if not data:
+                raise EOFError('the client closed the connection')
+            self.frames.extend(self.parser.feed(data))
+        return self.frames.pop(0)
+
+    def until_close(self):
+        """The frames up to the client's close frame, included."""
+        frames = []
+        while not frames or frames[-1][0] != ws_kernel.OP_CLOSE:
+            frames.append(self.next())
+        return frames
+
+
+def per_sender(texts):
+    """``{sender: [numbers]}`` from ``4<sender>-<number>`` packets."""
+    got = {}
+    for text in texts:
+        assert text[0] == '4', text
+        sender, number = text[1:].split('-')
+        got.setdefault(int(sender), []).append(int(number))
+    return got
+
+
+def test_concurrent_senders_keep_their_order():
+    # 8 threads send at once on the WebSocket: every message arrives, each
+    # thread's in the order it sent them, and disconnect()'s CLOSE packet
+    # comes after all of them
+    def script(request, server):
+        request.send_frame(ws_kernel.OP_TEXT, open_packet())
+        request.received = FrameReader(request.conn).until_close()
+    server, rec, _ = run_connected(script)
+    senders, count = 8, 200
+    barrier = threading.Barrier(senders)
+
+    def send_all(sender):
+        barrier.wait(TIMEOUT)
+        for number in range(count):
+            rec.client.send('%d-%d' % (sender, number))
+    with server:
+        threads = [threading.Thread(target=send_all, args=(i,))
+                   for i in range(senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+            assert not thread.is_alive()
+        rec.client.disconnect()
+        assert rec.wait_disconnect() == 'client disconnect'
+    frames = server.requests[0].received
+    assert frames[-1][0] == ws_kernel.OP_CLOSE
+    texts = [payload for opcode, payload in frames[:-1]]
+    assert texts[-1] == '1'
+    assert per_sender(texts[:-1]) == {
+        i: list(range(count)) for i in range(senders)}
+
+
+def test_send_does_not_wait_for_a_blocked_write():
+    # a 16 MiB message fills the socket buffers while the server does not
+    # read: the thread writing it blocks, the other senders do not (their
+    # messages join its outbox), and all arrive in order once it reads
+    started, go = threading.Event(), threading.Event()
+
+    def script(request, server):
+        request.send_frame(ws_kernel.OP_TEXT, open_packet())
+        first = request.conn.recv(1000)
+        started.set()
+        go.wait(TIMEOUT)
+        request.received = FrameReader(request.conn, first).until_close()
+    server, rec, _ = run_connected(script)
+    big = b'\x07' * (16 << 20)
+    with server:
+        writer = threading.Thread(target=rec.client.send, args=(big,))
+        writer.start()
+        assert started.wait(TIMEOUT)
+        begun = time.monotonic()
+        for number in range(100):
+            rec.client.send('0-%d' % number)
+        assert time.monotonic() - begun < 2
+        assert writer.is_alive()       # still blocked in its write
+        go.set()
+        writer.join(TIMEOUT)
+        assert not writer.is_alive()
+        rec.client.disconnect()
+        assert rec.wait_disconnect() == 'client disconnect'
+    frames = server.requests[0].received
+    assert frames[0] == (ws_kernel.OP_BINARY, big)
+    assert [payload for _, payload in frames[1:-2]] == [
+        '40-%d' % number for number in range(100)]
+    assert frames[-2] == (ws_kernel.OP_TEXT, '1')
+
+
+def test_sends_racing_the_upgrade():
+    # threads send while the client upgrades from polling: what was queued
+    # for polling goes first on the new WebSocket, then the rest, nothing
+    # lost and each thread's order kept
+    probing, go = threading.Event(), threading.Event()
+    posts = []
+
+    def handler(request, server):
+        if 'transport=websocket' in request.target:
+            request.accept_websocket()
+            reader = FrameReader(request.conn)
+            assert reader.next() == (ws_kernel.OP_TEXT, '2probe')
+            probing.set()
+            go.wait(TIMEOUT)
+            request.send_frame(ws_kernel.OP_TEXT, '3probe')
+            request.received = reader.until_close()
+        elif 'sid=' not in request.target:
+            request.respond(open_packet(upgrades=['websocket']))
+        elif request.method == 'POST':
+            posts.append(request.body)
+            request.respond('ok')
+        else:
+            request.hold(server.stop)
+    senders = 4
+    sent = threading.Semaphore(0)
+    counts = {}
+
+    def send_all(sender):
+        # some during the probe, then on until 50 after the upgrade
+        number, after = 0, 0
+        while after < 50:
+            rec.client.send('%d-%d' % (sender, number))
+            number += 1
+            if number == 20:
+                sent.release()
+            if rec.client.transport() == 'websocket':
+                after += 1
+        counts[sender] = number
+    with ScriptedServer(handler) as server:
+        rec = Recorder()
+        failures = []
+
+        def connect():
+            try:
+                rec.client.connect(server.url)
+            except Exception as exc:  # pragma: no cover
+                failures.append(exc)
+        connector = threading.Thread(target=connect)
+        connector.start()
+        assert probing.wait(TIMEOUT)
+        assert rec.client.state == 'connected'
+        assert rec.client.transport() == 'polling'
+        threads = [threading.Thread(target=send_all, args=(i,))
+                   for i in range(senders)]
+        for thread in threads:
+            thread.start()
+        for _ in range(senders):       # each has sent some during the probe
+            assert sent.acquire(timeout=TIMEOUT)
+        go.set()
+        for thread in threads + [connector]:
+            thread.join(TIMEOUT)
+            assert not thread.is_alive()
+        assert not failures
+        assert rec.client.transport() == 'websocket'
+        rec.client.disconnect()
+        assert rec.wait_disconnect() == 'client disconnect'
+    assert posts == []       # the polling writer never started
+    upgrade = [r for r in server.requests
+               if 'transport=websocket' in r.target][0]
+    texts = [payload for _, payload in upgrade.received[:-1]]
+    assert texts[0] == '5' and texts[-1] == '1'
+    assert per_sender(texts[1:-1]) == {
+        i: list(range(counts[i])) for i in range(senders)}
+
+
+def test_blocked_handler_does_not_stop_pings():
+    # a message handler blocks: the client still answers every ping (the
+    # server pings every 0.1 s and gives up after 0.2 s more) and runs the
+    # handlers of later messages
+    release = threading.Event()
+    pongs = []
+
+    def script(request, server):
+        request.send_frame(ws_kernel.OP_TEXT, open_packet(100, 200))
+        request.send_frame(ws_kernel.OP_TEXT, '4block')
+        reader = FrameReader(request.conn)
+        for _ in range(8):
+            request.send_frame(ws_kernel.OP_TEXT, '2')
+            pongs.append(reader.next(timeout=0.3))
+            server.stop.wait(0.1)       # the server's ping interval
+        request.send_frame(ws_kernel.OP_TEXT, '4after')
+        request.received = reader.until_close()
+    blocked = threading.Event()
+
+    def on_message(rec, data):
+        if data == 'block':
+            blocked.set()
+            release.wait(TIMEOUT)
+        rec.on_message(data)
+    server, rec, _ = run_connected(script, on_message=on_message)
+    with server:
+        assert rec.wait_messages(1) == ['after']
+        assert blocked.is_set() and not release.is_set()
+        assert pongs == [(ws_kernel.OP_TEXT, '3')] * 8
+        assert rec.client.state == 'connected'
+        release.set()
+        assert rec.wait_messages(2) == ['after', 'block']
+        rec.client.disconnect()
+        assert rec.wait_disconnect() == 'client disconnect'
+
+
+def test_burst_of_messages_each_handled_once():
+    # 50 messages in one TCP segment (decoded together): every handler
+    # runs once, the readers taking turns are not confused by the burst
+    def script(request, server):
+        request.send_frame(ws_kernel.OP_TEXT, open_packet())
+        request.conn.sendall(b''.join(
+            ws_kernel.build_frame(ws_kernel.OP_TEXT, '4m%d' % number)
+            for number in range(50)))
+        request.received = FrameReader(request.conn).until_close()
+    server, rec, _ = run_connected(script)
+    with server:
+        assert sorted(rec.wait_messages(50)) == sorted(
+            'm%d' % number for number in range(50))
+        rec.client.disconnect()
+        assert rec.wait_disconnect() == 'client disconnect'
+    assert len(rec.messages) == 50
+
+
+@pytest.mark.parametrize('mode', ['polling', 'websocket'])
+def test_disconnect_from_a_message_handler(our_server, mode):
+    rec = exchange(our_server, MODES[mode])
+    rec.client.on('message', lambda data: rec.client.disconnect())
+    rec.client.send('bye')
+    assert rec.wait_disconnect() == 'client disconnect'
+
+
+def test_handler_waits_for_the_answer_to_what_it_sent():
+    # a handler sends, then blocks until the answer to it arrives (as
+    # python-socketio's call() does): the reading goes on meanwhile
+    def script(request, server):
+        request.send_frame(ws_kernel.OP_TEXT, open_packet())
+        reader = FrameReader(request.conn)
+        for number in range(20):
+            request.send_frame(ws_kernel.OP_TEXT, '4ask %d' % number)
+            assert reader.next() == (ws_kernel.OP_TEXT, '4question %d'
+                                     % number)
+            request.send_frame(ws_kernel.OP_TEXT, '4answer %d' % number)
+        request.received = reader.until_close()
+    answers = {}
+
+    def on_message(rec, data):
+        kind, number = data.split()
+        if kind == 'ask':
+            answers[number] = threading.Event()
+            rec.client.send('question ' + number)
+            assert answers[number].wait(TIMEOUT)
+            rec.on_message(data)
+        else:
+            answers[number].set()
+    server, rec, _ = run_connected(script, on_message=on_message)
+    with server:
+        assert rec.wait_messages(20) == ['ask %d' % n for n in range(20)]
+        rec.client.disconnect()
+        assert rec.wait_disconnect() == 'client disconnect'
