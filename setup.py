@@ -20,7 +20,7 @@ import sys
 from setuptools import Extension, setup
 
 SPEEDUPS = os.path.join('engineio', '_speedups')
-COMPILED_FROM_PY = ['_codec', '_compression', '_websocket']
+COMPILED_FROM_PY = ['_codec', '_compression', '_query', '_websocket']
 COMPILED_FROM_PYX = ['_mask_c']
 
 

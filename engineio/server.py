@@ -52,6 +52,8 @@ _INF = float('inf')
 _NO_ACTIONS: Tuple[Tuple[int, Any, Any], ...] = ()
 # compared with the class attribute at each ping: a patched hook is run
 _ORIGINAL_SEND_PING = Socket._send_ping
+# and at each POST: unpatched, the server reads the body itself
+_ORIGINAL_HANDLE_POST = Socket.handle_post_request
 # extra seconds a held poll waits beyond the heartbeat before giving up on
 # a wake-up (the service thread normally answers it long before)
 _POLL_SLACK = 5.0
@@ -178,20 +180,28 @@ class Server(BaseServer):
         outcome: Any
         lock = self._lock
         # acquire/release rather than ``with``: half the cost, on the path
-        # every request takes
+        # every request takes; _drain() only when it has work (most
+        # requests leave no action and set no deadline)
         lock.acquire()
         try:
             outcome = core.handle_parsed(request, _monotonic())
-            actions = self._drain()
+            if core.actions or \
+                    self._deadlines.pushes != self._service_pushes:
+                actions = self._drain()
+            else:
+                actions = _NO_ACTIONS
         finally:
             lock.release()
         if actions:
             self._perform(actions)
         kind = type(outcome)
         if kind is ReadBody:
-            socket = outcome.session.glue
-            socket._post_ticket = outcome
-            outcome = socket.handle_post_request(environ)
+            if Socket.handle_post_request is _ORIGINAL_HANDLE_POST:
+                outcome = self._receive_post(outcome, environ)
+            else:  # python-socketio's admin UI patched it: let it see this
+                socket = outcome.session.glue
+                socket._post_ticket = outcome
+                outcome = socket.handle_post_request(environ)
         elif kind is HoldPoll:
             outcome = self._hold_poll(outcome.session)
         elif kind is Handshake:
@@ -201,7 +211,9 @@ class Server(BaseServer):
         if '_ok' in self.__dict__ and outcome.status == 200:
             # python-socketio's admin UI wrapped _ok: it counts bytes out
             self._ok(packets=outcome)
-        start_response(outcome.status_line, outcome.headers)
+        # a copy: the core may share a response between requests (the
+        # POST's "ok"), and a middleware may add to the list it is given
+        start_response(outcome.status_line, outcome.headers[:])
         return [outcome.body]
 
     def start_background_task(self, target: Callable[..., Any], *args: Any,
@@ -264,16 +276,17 @@ class Server(BaseServer):
         order whatever thread writes them; the service thread is told when
         the next deadline moved earlier."""
         core = self._core
-        if not core.actions:
-            # the usual case, without calling core.drain(); the empty list
-            # stays the core's (it appends to it), so hand back a constant
+        taken = core.actions
+        if not taken:
+            # the usual case; the empty list stays the core's (it appends
+            # to it), so hand back a constant
             actions: Sequence[Tuple[int, Any, Any]] = _NO_ACTIONS
         else:
-            actions = core.drain()
-            kept: List[Tuple[int, Any, Any]] = []
-            while actions:
-                for action in actions:
-                    kind, session, argument = action
+            # take the core's list as it is (core.drain() without the call)
+            core.actions = []
+            actions = taken
+            while True:
+                for kind, session, argument in taken:
                     if kind == ACTION_WS_SEND:
                         if not session.glue._queue_ws(argument):
                             self.logger.warning(
@@ -282,9 +295,11 @@ class Server(BaseServer):
                             core.transport_error(session)
                     elif kind == ACTION_WS_CLOSE:
                         session.glue._queue_ws_close(*argument)
-                    kept.append(action)
-                actions = core.drain()  # an overflow may have closed one
-            actions = kept
+                taken = core.actions  # an overflow may have closed one
+                if not taken:
+                    break
+                core.actions = []
+                actions.extend(taken)
         if self._deadlines.pushes != self._service_pushes:
             self._check_service()
         return actions
@@ -312,12 +327,7 @@ class Server(BaseServer):
         handlers = self.handlers
         flushed = None
         for kind, session, argument in actions:
-            if kind == ACTION_WS_SEND or kind == ACTION_WS_CLOSE:
-                socket = session.glue
-                if socket is not flushed:
-                    socket._flush_ws()
-                    flushed = socket
-            elif kind == ACTION_MESSAGE:
+            if kind == ACTION_MESSAGE:  # the usual one first
                 handler = handlers.get('message')
                 if handler is None:
                     continue
@@ -331,6 +341,11 @@ class Server(BaseServer):
                 else:
                     self._call_handler('message', handler, session.sid,
                                        argument)
+            elif kind == ACTION_WS_SEND or kind == ACTION_WS_CLOSE:
+                socket = session.glue
+                if socket is not flushed:
+                    socket._flush_ws()
+                    flushed = socket
             elif kind == ACTION_WAKE_POLL:
                 session.glue._wake_poll()
             elif kind == ACTION_DISCONNECT:
@@ -399,6 +414,44 @@ class Server(BaseServer):
             socket._poll_event = None
             response = self._core.answer_poll(session)
             actions = self._drain()
+        if actions:
+            self._perform(actions)
+        return response
+
+    def _receive_post(self, ticket: ReadBody, environ: Dict[str, Any]
+                      ) -> Any:
+        """``Socket.handle_post_request`` for an unpatched ``Socket``,
+        without its steps through the socket: read the body the core asked
+        for and hand it over.  A 400 when the client went away mid-body."""
+        wsgi_input = environ.get('wsgi.input')
+        length = ticket.length
+        core = self._core
+        if type(wsgi_input) is _BytesIO and length >= 0:
+            # in memory, with a Content-Length the core checked against the
+            # limit: one read (see _read_body)
+            try:
+                body: Optional[bytes] = wsgi_input.read(length)
+            except ValueError:  # closed
+                body = None
+            if body is not None and len(body) < length:
+                body = None  # Content-Length promised more
+        else:
+            body = self._read_body(environ, ticket.limit + 1)
+        if body is None:
+            self._call_core(core.post_aborted, ticket)
+            return _responses.error_response(_responses.BAD_REQUEST,
+                                             ticket.cors)
+        lock = self._lock
+        lock.acquire()
+        try:
+            response = core.receive_post(ticket, body, _monotonic())
+            if core.actions or \
+                    self._deadlines.pushes != self._service_pushes:
+                actions = self._drain()
+            else:
+                actions = _NO_ACTIONS
+        finally:
+            lock.release()
         if actions:
             self._perform(actions)
         return response

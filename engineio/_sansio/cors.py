@@ -38,7 +38,8 @@ _DISABLED = 4
 class CorsPolicy:
     """The origin rules of one server, classified once at construction."""
 
-    __slots__ = ('_kind', '_origins', '_callable', '_credentials')
+    __slots__ = ('_kind', '_origins', '_callable', '_credentials',
+                 'plain_headers')
 
     def __init__(self, cors_allowed_origins: Any, cors_credentials: bool):
         self._credentials = bool(cors_credentials)
@@ -65,6 +66,13 @@ class CorsPolicy:
             else:
                 self._kind = _LISTED
                 self._origins = origins
+        #: :meth:`headers` of a request without ``Origin`` and without
+        #: ``Access-Control-Request-Headers`` that is not ``OPTIONS`` (most
+        #: requests): the same for all, so built once.  Shared: responses
+        #: copy it into their own header lists, nobody modifies it.
+        self.plain_headers: Headers = [] if self._kind == _DISABLED or \
+            not self._credentials else [
+                ('Access-Control-Allow-Credentials', 'true')]
 
     @property
     def enabled(self) -> bool:

@@ -13,7 +13,9 @@ decides what to answer, in one ordered place.
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
-from urllib.parse import unquote_plus
+
+# the query kernel, compiled or pure as engineio._speedups chose
+from .._speedups import query as _query_kernel
 
 __all__ = ['Request', 'parse_request', 'request_from_environ', 'parse_query',
            'headers_from_environ', 'headers_from_asgi', 'add_wsgi_headers',
@@ -21,7 +23,12 @@ __all__ = ['Request', 'parse_request', 'request_from_environ', 'parse_query',
            'is_valid_header_value', 'endpoint_prefix', 'is_endpoint']
 
 #: marks a query value that was present but malformed (``j=abc``)
-INVALID = -1
+INVALID = _query_kernel.INVALID
+#: ``a=1&b=2`` to a dict, the first occurrence of a name winning (the
+#: reference's ``parse_qs(...)[0]``); requests do not build it (see
+#: :class:`Request`)
+parse_query = _query_kernel.parse_query
+_engineio_query = _query_kernel.engineio_query
 
 # The headers the protocol looks at, in their WSGI spelling, with the name
 # of the Request attribute that holds each (request_from_environ and
@@ -109,26 +116,6 @@ def headers_from_asgi(raw: Iterable[Tuple[bytes, bytes]]) -> Dict[str, str]:
     return headers
 
 
-def parse_query(query_string: str) -> Dict[str, str]:
-    """``a=1&b=2`` to a dict; the first occurrence of a name wins (as the
-    reference's ``parse_qs(...)[0]``).  Percent-decoding only runs on the
-    pieces that need it.  (Requests whose query has nothing to decode take
-    a shorter copy of this loop in ``_new_request``.)"""
-    query: Dict[str, str] = {}
-    if not query_string:
-        return query
-    for part in query_string.split('&'):
-        if not part:
-            continue
-        name, sep, value = part.partition('=')
-        if '%' in part or '+' in part:
-            name = unquote_plus(name)
-            value = unquote_plus(value)
-        if name not in query:
-            query[name] = value
-    return query
-
-
 def is_valid_header_value(value: str) -> bool:
     """Whether ``value`` may be echoed in a response header: no control
     character other than tab, no DEL (the JavaScript server's
@@ -144,14 +131,16 @@ def is_valid_header_value(value: str) -> bool:
 class Request:
     """One parsed request (plain attributes, no behaviour).
 
-    ``method`` upper-case; ``query`` the parsed query; ``scheme`` ``'http'``
-    or ``'https'``; ``environ`` the opaque object the glue passes to the
-    ``connect`` handler and to a callable ``cors_allowed_origins``.
-    Derived: ``transport`` (None when absent), ``sid`` (None when absent or
-    empty), ``eio`` (the raw ``EIO`` value or None), ``jsonp_index`` (None,
-    an int >= 0, or ``INVALID``), ``supports_binary`` (``b64`` absent),
-    ``origin`` (None when absent or empty), ``is_upgrade`` (``Upgrade:
-    websocket``, case-insensitive).
+    ``method`` upper-case; ``query_string`` the raw query (``query`` parses
+    it into a dict on demand: the core only needs the fields below, so a
+    request does not build the dict); ``scheme`` ``'http'`` or ``'https'``;
+    ``environ`` the opaque object the glue passes to the ``connect`` handler
+    and to a callable ``cors_allowed_origins``.  Derived: ``transport``
+    (None when absent), ``sid`` (None when absent or empty), ``eio`` (the
+    raw ``EIO`` value or None), ``jsonp_index`` (None, an int >= 0, or
+    ``INVALID``), ``supports_binary`` (``b64`` absent), ``origin`` (None
+    when absent or empty), ``is_upgrade`` (``Upgrade: websocket``,
+    case-insensitive).
 
     The other headers the protocol reads, as their str values or None when
     absent: ``host``, ``accept_encoding``, ``cors_request_headers``
@@ -161,14 +150,14 @@ class Request:
     mapping so that a WSGI request copies them straight from the environ.
     """
 
-    __slots__ = ('method', 'query', 'scheme', 'environ', 'transport', 'sid',
-                 'eio', 'jsonp_index', 'supports_binary', 'origin',
+    __slots__ = ('method', 'query_string', 'scheme', 'environ', 'transport',
+                 'sid', 'eio', 'jsonp_index', 'supports_binary', 'origin',
                  'is_upgrade', 'host', 'accept_encoding',
                  'cors_request_headers', 'content_type', 'content_length',
                  'forwarded_proto', 'forwarded_host')
 
     method: str
-    query: Dict[str, str]
+    query_string: str
     scheme: str
     environ: Any
     transport: Optional[str]
@@ -186,37 +175,25 @@ class Request:
     forwarded_proto: Optional[str]
     forwarded_host: Optional[str]
 
+    @property
+    def query(self) -> Dict[str, str]:
+        """The whole query as a dict (:func:`parse_query`), built on each
+        read: nothing on the request path needs it."""
+        return parse_query(self.query_string)
+
 
 def _new_request(method: str, query_string: str, scheme: str,
                  environ: Any) -> Request:
     # The request line's part of parse_request and request_from_environ.
     request = Request()
-    request.method = method.upper()
+    # upper() only for a method that is not already upper-case
+    request.method = method if method == 'POST' or method == 'GET' \
+        else method.upper()
     request.scheme = scheme
     request.environ = environ
-    if '%' in query_string or '+' in query_string or not query_string:
-        query = parse_query(query_string)
-    else:
-        # parse_query's loop, inline for the usual query (nothing to
-        # percent-decode): every request runs it
-        query = {}
-        for part in query_string.split('&'):
-            name, _, value = part.partition('=')
-            if name not in query and part:
-                query[name] = value
-    request.query = query
-    get = query.get
-    request.transport = get('transport')
-    request.sid = get('sid') or None
-    request.eio = get('EIO')
-    j = get('j')
-    if j is None:
-        request.jsonp_index = None
-    elif j.isdigit() and j.isascii() and len(j) < 10:
-        request.jsonp_index = int(j)
-    else:
-        request.jsonp_index = INVALID
-    request.supports_binary = 'b64' not in query
+    request.query_string = query_string
+    (request.transport, request.sid, request.eio, request.jsonp_index,
+     request.supports_binary) = _engineio_query(query_string)
     return request
 
 
@@ -241,24 +218,55 @@ def parse_request(method: str, query_string: str,
     return request
 
 
+class _EnvironRequest(Request):
+    """A :class:`Request` read from a WSGI ``environ``.  What only some
+    requests need (the scheme and the headers of the same-origin check, a
+    poll's ``Accept-Encoding``) is looked up in the environ when read
+    rather than copied for every request."""
+
+    __slots__ = ()
+
+    @property
+    def scheme(self) -> str:  # type: ignore[override]
+        return self.environ.get('wsgi.url_scheme', 'http')
+
+    @property
+    def host(self) -> Optional[str]:  # type: ignore[override]
+        return self.environ.get('HTTP_HOST') or None
+
+    @property
+    def accept_encoding(self) -> Optional[str]:  # type: ignore[override]
+        return self.environ.get('HTTP_ACCEPT_ENCODING') or None
+
+    @property
+    def forwarded_proto(self) -> Optional[str]:  # type: ignore[override]
+        return self.environ.get('HTTP_X_FORWARDED_PROTO') or None
+
+    @property
+    def forwarded_host(self) -> Optional[str]:  # type: ignore[override]
+        return self.environ.get('HTTP_X_FORWARDED_HOST') or None
+
+
 def request_from_environ(environ: Mapping[str, Any]) -> Request:
     """Parse a WSGI request straight from its ``environ``: what
     ``parse_request`` gives for ``headers_from_environ(environ)`` (empty
     header values count as absent), without building that mapping."""
     get = environ.get
-    request = _new_request(get('REQUEST_METHOD', 'GET'),
-                           get('QUERY_STRING', ''),
-                           get('wsgi.url_scheme', 'http'), environ)
+    request = _EnvironRequest()
+    method = get('REQUEST_METHOD', 'GET')
+    # upper() only for a method that is not already upper-case
+    request.method = method if method == 'POST' or method == 'GET' \
+        else method.upper()
+    request.environ = environ
+    query_string = request.query_string = get('QUERY_STRING', '')
+    (request.transport, request.sid, request.eio, request.jsonp_index,
+     request.supports_binary) = _engineio_query(query_string)
     request.origin = get('HTTP_ORIGIN') or None
     upgrade = get('HTTP_UPGRADE')
     request.is_upgrade = upgrade is not None and \
         upgrade.lower() == 'websocket'
-    request.host = get('HTTP_HOST') or None
-    request.accept_encoding = get('HTTP_ACCEPT_ENCODING') or None
     request.cors_request_headers = \
         get('HTTP_ACCESS_CONTROL_REQUEST_HEADERS') or None
     request.content_type = get('CONTENT_TYPE') or None
     request.content_length = get('CONTENT_LENGTH') or None
-    request.forwarded_proto = get('HTTP_X_FORWARDED_PROTO') or None
-    request.forwarded_host = get('HTTP_X_FORWARDED_HOST') or None
     return request

@@ -35,9 +35,9 @@ in version 4.
 """
 from __future__ import annotations
 
-import base64
+import binascii
 import logging
-import secrets
+import os
 from typing import Any, List, Mapping, Optional, Tuple, Union
 
 from .. import packet as _packet
@@ -104,6 +104,39 @@ _PROBE = 'probe'
 _UNSUPPORTED_VERSION_LOG = ('The client is using an unsupported version of '
                             'the Socket.IO or Engine.IO protocols')
 
+# Session ids: 12 random bytes each, read from the OS for _SID_BATCH sids at
+# once (one system call per batch instead of per handshake), per ServerCore
+# (whose calls are serialised).  A forked child must not hand out its
+# parent's sids: it discards what its cores had read (_fork_generation).
+_SID_RANDOM_BYTES = 12
+_SID_BATCH = 64
+_SID_ALPHABET = bytes.maketrans(b'/+', b'_-')
+_fork_generation = 0
+#: a sid-shaped string that no OPEN packet's other fields contain
+_SID_PLACEHOLDER = 'SID' * 6 + '__'
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _content_length(text: str, limit: int) -> int:
+    """A ``Content-Length`` that is not a short run of digits: its value
+    (surrounding spaces allowed), ``limit + 1`` for a number too long to
+    be within any limit, or -1 when it is not a number."""
+    text = text.strip()
+    if not (text.isdigit() and text.isascii()):
+        return -1
+    text = text.lstrip('0') or '0'
+    if len(text) > 1000:  # int() refuses 4300+ digits; far over anyway
+        return limit + 1
+    return int(text)
+
 
 class Handshake:
     """Run the ``connect`` handler for ``session`` (with ``environ``), then
@@ -121,15 +154,18 @@ class ReadBody:
     anyway), then call :meth:`ServerCore.receive_post` with this object and
     the bytes, or :meth:`ServerCore.post_aborted` if the client went away."""
 
-    __slots__ = ('session', 'limit', 'cors', 'binary')
+    __slots__ = ('session', 'limit', 'cors', 'binary', 'length')
 
     def __init__(self, session: Session, limit: int, cors: List[Any],
-                 binary: bool) -> None:
+                 binary: bool, length: int = -1) -> None:
         self.session = session
         self.limit = limit
         self.cors = cors
         #: version 3 XHR2 binary body (``application/octet-stream``)
         self.binary = binary
+        #: the request's ``Content-Length`` (already checked: at most
+        #: ``limit``), or -1 without one (a chunked body: read to its end)
+        self.length = length
 
 
 class HoldPoll:
@@ -174,9 +210,21 @@ class ServerCore:
         self.deadlines = Deadlines()
         self.cors = CorsPolicy(self.config.cors_allowed_origins,
                                self.config.cors_credentials)
+        # the CORS headers of most requests, and the answer to a POST that
+        # carries them: built once (responses are read-only to the glue)
+        self._plain_cors = self.cors.plain_headers
+        self._plain_ok = _r.ok_response(self._plain_cors)
         self.actions: List[Tuple[int, Session, Any]] = []
         self.sequence_number = 0
         self._debug = logger.isEnabledFor(logging.DEBUG)
+        #: the OPEN packet's text around its sid, for the last handshake's
+        #: settings: ``(key, prefix, suffix)`` (see :meth:`_open_packet`)
+        self._open_template: Any = None
+        #: random bytes for the next sids, where the unused ones begin, and
+        #: the process (fork generation) they were read in
+        self._sid_random = b''
+        self._sid_offset = 0
+        self._sid_generation = _fork_generation
 
     # -- plumbing ---------------------------------------------------------
 
@@ -191,10 +239,18 @@ class ServerCore:
         """A new 20-character sid: base64 of 12 random bytes and a 3-byte
         sequence number, ``/`` → ``_`` and ``+`` → ``-`` (the reference's
         shape)."""
-        raw = secrets.token_bytes(12) + self.sequence_number.to_bytes(3, 'big')
+        offset = self._sid_offset
+        if offset >= len(self._sid_random) or \
+                self._sid_generation != _fork_generation:
+            self._sid_random = os.urandom(_SID_RANDOM_BYTES * _SID_BATCH)
+            self._sid_generation = _fork_generation
+            offset = 0
+        end = self._sid_offset = offset + _SID_RANDOM_BYTES
+        raw = self._sid_random[offset:end] + \
+            self.sequence_number.to_bytes(3, 'big')
         self.sequence_number = (self.sequence_number + 1) & 0xffffff
-        return base64.b64encode(raw).decode('ascii').replace(
-            '/', '_').replace('+', '-')
+        return binascii.b2a_base64(raw, newline=False).translate(
+            _SID_ALPHABET).decode('ascii')
 
     def next_deadline(self) -> Optional[float]:
         """When :meth:`expire` next has something to do (None: never)."""
@@ -217,16 +273,21 @@ class ServerCore:
         """:meth:`handle_request` for a request already parsed (WSGI glues
         build it with :func:`~engineio._sansio.requests.request_from_environ`).
         """
-        cors_policy = self.cors
         origin = request.origin
+        method = request.method
         if origin is None:
-            # nothing to check (and headers() gives [] when CORS is off)
-            cors = cors_policy.headers(request, True)
+            if method != 'OPTIONS' and request.cors_request_headers is None:
+                # the usual request: headers() would give these
+                cors = self._plain_cors
+            else:
+                # nothing to check (and headers() gives [] when CORS is off)
+                cors = self.cors.headers(request, True)
         elif not is_valid_header_value(origin):
             request.origin = None  # never echoed
             return _r.error_response(_r.BAD_REQUEST,
-                                     cors_policy.headers(request, False))
-        elif cors_policy.enabled:
+                                     self.cors.headers(request, False))
+        elif self.cors.enabled:
+            cors_policy = self.cors
             allowed = cors_policy.origin_allowed(request)
             cors = cors_policy.headers(request, allowed)
             if not allowed:
@@ -234,7 +295,6 @@ class ServerCore:
                 return _r.error_response(_r.FORBIDDEN, cors)
         else:
             cors = []
-        method = request.method
         if method == 'OPTIONS':
             return _r.preflight_response(cors)
         transport = request.transport
@@ -244,20 +304,49 @@ class ServerCore:
         if sid is None:
             return self._handshake(request, cors)
         session = self.sessions.get(sid)
-        if session is None or session.state != OPEN and \
-                session.state != CLOSING:
+        if session is None:
+            return _r.error_response(_r.UNKNOWN_SID, cors)
+        state = session.state
+        if state != OPEN and state != CLOSING:
             return _r.error_response(_r.UNKNOWN_SID, cors)
         if request.eio != ('4' if session.version == 4 else '3') or \
                 request.jsonp_index == INVALID:
             return _r.error_response(_r.BAD_REQUEST, cors)
         if request.is_upgrade:
             return self._upgrade(session, request, cors, now)
-        if transport != session.transport or (method != 'GET' and
-                                              method != 'POST'):
+        if transport != session.transport:
             return _r.error_response(_r.BAD_REQUEST, cors)
+        if method == 'POST':
+            # the POST checks, here rather than in a method of their own:
+            # every message a polling client sends comes this way
+            if state != OPEN:
+                return _r.error_response(_r.BAD_REQUEST, cors)
+            if session.post_pending:
+                self.close(session, TRANSPORT_ERROR)
+                return _r.error_response(_r.BAD_REQUEST, cors)
+            binary = request.content_type == _OCTET_STREAM
+            if binary and session.version == 4:
+                self.close(session, TRANSPORT_ERROR)
+                return _r.error_response(_r.BAD_REQUEST, cors)
+            limit = self.config.max_http_buffer_size
+            text = request.content_length
+            if text is None:
+                length = -1
+            elif text.isdigit() and text.isascii() and len(text) < 16:
+                length = int(text)
+            else:
+                length = _content_length(text, limit)
+                if length == -1:
+                    self.close(session, TRANSPORT_ERROR)
+                    return _r.error_response(_r.BAD_REQUEST, cors)
+            if length > limit:
+                self.close(session, TRANSPORT_ERROR)
+                return _r.too_large_response(cors)
+            session.post_pending = True
+            return ReadBody(session, limit, cors, binary, length)
         if method == 'GET':
             return self._poll(session, request, cors)
-        return self._post(session, request, cors)
+        return _r.error_response(_r.BAD_REQUEST, cors)
 
     def _handshake(self, request: Request, cors: List[Any]) -> Outcome:
         if request.method != 'GET':
@@ -286,13 +375,36 @@ class ServerCore:
             upgrades: List[str] = []
         else:
             upgrades = config.upgrades_from_polling
-        session.queue.append(_Packet(_packet.OPEN, {
-            'sid': sid, 'upgrades': upgrades,
-            'pingTimeout': config.ping_timeout_ms,
-            'pingInterval': config.ping_interval_ms,
-            'maxPayload': config.max_http_buffer_size}))
+        session.queue.append(self._open_packet(sid, upgrades))
         self.sessions[sid] = session
         return Handshake(session, request.environ)
+
+    def _open_packet(self, sid: str, upgrades: List[str]) -> Any:
+        """The OPEN packet of a new session.  Its encoding is the same for
+        every session but the sid: it is encoded once (per settings and
+        ``Packet.json`` module) and the sid spliced in, which is what
+        encoding it would give, since a sid needs no JSON escaping."""
+        config = self.config
+        data = {'sid': sid, 'upgrades': upgrades,
+                'pingTimeout': config.ping_timeout_ms,
+                'pingInterval': config.ping_interval_ms,
+                'maxPayload': config.max_http_buffer_size}
+        pkt = _Packet(_packet.OPEN, data)
+        key = (_Packet.json, upgrades, config.ping_timeout_ms,
+               config.ping_interval_ms, config.max_http_buffer_size)
+        template = self._open_template
+        if template is None or template[0] != key:
+            encoded = _Packet(_packet.OPEN, dict(
+                data, sid=_SID_PLACEHOLDER)).encode()
+            if not isinstance(encoded, str):
+                return pkt
+            prefix, found, suffix = encoded.partition(_SID_PLACEHOLDER)
+            if not found or _SID_PLACEHOLDER in suffix:
+                return pkt  # a JSON module that writes it otherwise
+            template = self._open_template = (
+                (key[0], list(upgrades)) + key[2:], prefix, suffix)
+        pkt.encode_cache = template[1] + sid + template[2]
+        return pkt
 
     def finish_handshake(self, session: Session, result: Any = None,
                          failed: bool = False, now: float = 0.0
@@ -304,7 +416,9 @@ class ServerCore:
         handler ran is refused too.  Accepted: the polling handshake
         response, or :class:`AcceptWebSocket` for a direct WebSocket."""
         request, cors = session.handshake_request
-        session.handshake_request = None
+        # neither is read after the handshake: an idle session must not keep
+        # the handshake request's environ alive (~1.8 KB each)
+        session.handshake_request = session.environ = None
         if failed or session.state != CONNECTING or \
                 (result is not None and result is not True):
             if not failed and session.state == CONNECTING and \
@@ -425,30 +539,6 @@ class ServerCore:
             session.poll_woken = True
             self.actions.append((ACTION_WAKE_POLL, session, None))
 
-    def _post(self, session: Session, request: Request,
-              cors: List[Any]) -> Outcome:
-        if session.state != OPEN:
-            return _r.error_response(_r.BAD_REQUEST, cors)
-        if session.post_pending:
-            self.close(session, TRANSPORT_ERROR)
-            return _r.error_response(_r.BAD_REQUEST, cors)
-        binary = request.content_type == _OCTET_STREAM
-        if binary and session.version == 4:
-            self.close(session, TRANSPORT_ERROR)
-            return _r.error_response(_r.BAD_REQUEST, cors)
-        length = request.content_length
-        limit = self.config.max_http_buffer_size
-        if length is not None:
-            length = length.strip()
-            if not (length.isdigit() and length.isascii()):
-                self.close(session, TRANSPORT_ERROR)
-                return _r.error_response(_r.BAD_REQUEST, cors)
-            if int(length) > limit:
-                self.close(session, TRANSPORT_ERROR)
-                return _r.too_large_response(cors)
-        session.post_pending = True
-        return ReadBody(session, limit, cors, binary)
-
     def receive_post(self, ticket: ReadBody, body: bytes,
                      now: float = 0.0) -> _r.Response:
         """Handle the body of a POST the core asked to read.  Packets are
@@ -476,7 +566,7 @@ class ServerCore:
                 decoder = _payload.Payload()
                 decoder.decode(encoded, version=3)
                 packets = decoder.packets
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        except (ValueError, TypeError) as exc:  # UnicodeDecodeError too
             logger.info('Bad payload from %s: %s', session.sid, exc)
             self.close(session, TRANSPORT_ERROR)
             return _r.error_response(_r.BAD_REQUEST, cors)
@@ -490,6 +580,8 @@ class ServerCore:
             self._on_packet(session, packet_type, pkt.data, now)
             if session.state != OPEN:
                 break
+        if cors is self._plain_cors:
+            return self._plain_ok  # shared: the glue copies its headers
         return _r.ok_response(cors)
 
     def post_aborted(self, ticket: ReadBody) -> None:

@@ -1,8 +1,8 @@
 """The one place that chooses between the compiled kernels and their pure twins.
 
 Every hot kernel lives in a pure-Python module here (``_codec``, ``_websocket``,
-``_compression``, ``_mask``): that module is the source of truth and what runs on
-PyPy.  The build compiles each of them with Cython into a ``*_c`` sibling (the same
+``_compression``, ``_mask``, ``_query``): that module is the source of truth and
+what runs on PyPy.  The build compiles each of them with Cython into a ``*_c`` sibling (the same
 ``.py`` plus an augmenting ``.pxd``, or a ``.pyx`` where the fast algorithm is a
 different one, as for masking).  This module imports one set or the other, all or
 nothing, and says which it chose in :data:`IMPLEMENTATION`.  Nothing else in the
@@ -17,7 +17,7 @@ import os
 import platform
 
 __all__ = ['IMPLEMENTATION', 'NO_EXTENSIONS', 'codec', 'compression', 'mask',
-           'websocket']
+           'query', 'websocket']
 
 
 def _env_flag(name: str) -> bool:
@@ -34,6 +34,7 @@ else:
         from . import _codec_c as codec
         from . import _compression_c as compression
         from . import _mask_c as mask
+        from . import _query_c as query
         from . import _websocket_c as websocket
         _compiled = True
     except ImportError:  # no compiler at install time, or a pure wheel
@@ -43,6 +44,7 @@ if not _compiled:
     from . import _codec as codec  # type: ignore[no-redef]
     from . import _compression as compression  # type: ignore[no-redef]
     from . import _mask as mask  # type: ignore[no-redef]
+    from . import _query as query  # type: ignore[no-redef]
     from . import _websocket as websocket  # type: ignore[no-redef]
 
 #: ``"cython"`` when the compiled kernels are in use, ``"python"`` otherwise.
