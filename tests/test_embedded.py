@@ -423,6 +423,182 @@ def test_websocket_client_close_frame_is_answered(server):
         ws.close()
 
 
+# -- opening a WebSocket: one write, no pause, no task -----------------------
+
+def upgrade_with(port, target, extra=b''):
+    """Send a WebSocket upgrade request and ``extra`` (frames) in one
+    segment; return the socket, the status and a reader of the frames
+    that follow the response head (for another status: the body, read
+    until the server closed the connection)."""
+    from engineio._speedups import websocket as ws_kernel
+    sock = socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT)
+    key = __import__('base64').b64encode(os.urandom(16))
+    sock.sendall(b'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                 b'Upgrade: websocket\r\nConnection: Upgrade\r\n'
+                 b'Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n'
+                 b'\r\n%s' % (target.encode(), key, extra))
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, rest = data.partition(b'\r\n\r\n')
+    status = int(head.split(b' ', 2)[1])
+    if status != 101:
+        while True:  # the body, until the server closes
+            chunk = sock.recv(65536)
+            if not chunk:
+                return sock, status, rest
+            rest += chunk
+    parser = ws_kernel.FrameParser(None, require_mask=False)
+    pending = list(parser.feed(rest))
+
+    def next_frame():
+        while not pending:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None, None
+            pending.extend(parser.feed(chunk))
+        return pending.pop(0)
+
+    return sock, status, next_frame
+
+
+def masked(text):
+    from engineio._speedups import websocket as ws_kernel
+    return ws_kernel.build_frame(OP_TEXT, text, mask_key=os.urandom(4))
+
+
+def test_websocket_open_with_messages_in_the_request_segment(server):
+    # the WebSocket takes the connection over while the request's segment
+    # is being read: what follows the head is read at once, in order,
+    # after the OPEN packet
+    port, events = server
+    sock, status, next_frame = upgrade_with(
+        port, '/engine.io/?EIO=4&transport=websocket',
+        masked('4first') + masked('4second'))
+    try:
+        assert status == 101
+        opcode, payload = next_frame()
+        assert opcode == OP_TEXT and payload.startswith('0{')
+        sid = json.loads(payload[1:])['sid']
+        assert next_frame() == (OP_TEXT, '4first')
+        assert next_frame() == (OP_TEXT, '4second')
+        sock.sendall(masked('4third'))  # reading was not left paused
+        assert next_frame() == (OP_TEXT, '4third')
+    finally:
+        sock.close()
+    assert events.wait_disconnect(sid) == 'transport close'
+
+
+def test_websocket_open_waits_for_a_suspended_connect_handler():
+    # the handshake finishes in a task: reading pauses meanwhile, so a
+    # message sent with the request is handled after the OPEN packet
+    events = Events()
+    eio = echo_server(events)
+    handler_calls = []
+
+    @eio.on('connect')
+    async def connect(sid, environ):
+        await asyncio.sleep(0.05)
+        handler_calls.append(sid)
+        if 'refuse=1' in environ['QUERY_STRING']:
+            return False
+
+    running = Running(eio)
+    try:
+        sock, status, next_frame = upgrade_with(
+            running.port, '/engine.io/?EIO=4&transport=websocket',
+            masked('4early'))
+        try:
+            assert status == 101
+            opcode, payload = next_frame()
+            assert opcode == OP_TEXT and payload.startswith('0{')
+            sid = json.loads(payload[1:])['sid']
+            assert handler_calls == [sid]
+            assert next_frame() == (OP_TEXT, '4early')
+            sock.sendall(masked('4late'))
+            assert next_frame() == (OP_TEXT, '4late')
+        finally:
+            sock.close()
+        assert events.wait_disconnect(sid) == 'transport close'
+        # refused after the suspension: 401, and the connection closes
+        sock, status, body = upgrade_with(
+            running.port, '/engine.io/?EIO=4&transport=websocket&refuse=1')
+        sock.close()
+        assert (status, body) == (401, b'"Unauthorized"')
+        assert len(handler_calls) == 2
+    finally:
+        running.stop()
+
+
+def test_open_packet_follows_the_json_module(server):
+    # the OPEN packet is encoded once per settings and JSON module, with
+    # the sid spliced in: it must be what the module itself writes
+    port, _ = server
+    spaced = type('SpacedJson', (), {
+        'dumps': staticmethod(lambda obj, **kwargs: json.dumps(obj)),
+        'loads': staticmethod(json.loads)})
+    original = engineio.packet.Packet.json
+    engineio.packet.Packet.json = spaced
+    try:
+        ws = RawWebSocket(port, '/engine.io/?EIO=4&transport=websocket')
+        try:
+            opcode, payload = ws.recv()
+        finally:
+            ws.close()
+    finally:
+        engineio.packet.Packet.json = original
+    data = json.loads(payload[1:])
+    assert payload == '0' + json.dumps(data)  # ", " and ": " separators
+    assert list(data) == ['sid', 'upgrades', 'pingTimeout', 'pingInterval',
+                          'maxPayload']
+    assert len(data['sid']) == 20
+    ws = RawWebSocket(port, '/engine.io/?EIO=4&transport=websocket')
+    try:
+        payload = ws.recv()[1]  # back to the compact default
+        assert payload == '0' + json.dumps(json.loads(payload[1:]),
+                                           separators=(',', ':'))
+    finally:
+        ws.close()
+
+
+def test_sids_are_unique_and_not_shared_with_a_forked_child():
+    # sids draw on random bytes read for several at a time: a forked child
+    # must read its own
+    if not hasattr(os, 'fork'):
+        pytest.skip('no fork here')
+    code = (
+        'import os\n'
+        'from engineio._sansio.server import ServerCore\n'
+        'core = ServerCore()\n'
+        'sids = {core.generate_id() for _ in range(500)}\n'
+        'assert len(sids) == 500\n'
+        'r, w = os.pipe()\n'
+        'pid = os.fork()\n'
+        'if pid == 0:\n'
+        '    os.write(w, core.generate_id().encode()); os._exit(0)\n'
+        'os.waitpid(pid, 0)\n'
+        'child, parent = os.read(r, 100).decode(), core.generate_id()\n'
+        'assert len(child) == len(parent) == 20\n'
+        'assert child[:16] != parent[:16], (child, parent)\n'
+        'print("ok")\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, timeout=TIMEOUT)
+    assert result.stdout.strip() == 'ok', result.stderr
+
+
+def test_connection_that_sends_nothing_is_closed(server):
+    port, _ = server  # header_timeout=1.0
+    sock = socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT)
+    try:
+        started = time.monotonic()
+        assert sock.recv(4096) == b''  # closed, no request to answer
+        assert 0.5 < time.monotonic() - started < TIMEOUT
+    finally:
+        sock.close()
+
+
 @pytest.mark.parametrize('mode', ['polling', 'websocket', 'upgrade'])
 def test_official_js_client(server, mode):
     port, events = server

@@ -31,11 +31,12 @@ UI) is honoured: such POSTs take the generic coroutine path.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import os
+import re
 import socket
+from binascii import b2a_base64
+from hashlib import sha1
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
@@ -43,11 +44,12 @@ import httptools
 
 from .._sansio import AcceptWebSocket, Handshake, HoldPoll, ReadBody
 from .._sansio.requests import is_endpoint
-from .._wsgi_websocket import accept_key
-from ..async_socket import AsyncSocket
 from ..static_files import get_static_file
+from .common import Resume, is_original, step
+from .websocket import WebSocketConnection
 
-__all__ = ['HttpConnection', 'Request', 'REQUEST_KEY', 'is_original']
+__all__ = ['HttpConnection', 'Request', 'REQUEST_KEY', 'DEADLINE_TICK',
+           'is_original']
 
 logger = logging.getLogger('engineio.server')
 
@@ -60,6 +62,11 @@ _IDLE, _HEAD, _BODY = 0, 1, 2
 _ENGINEIO, _STATIC, _OTHER, _NOT_FOUND = 0, 1, 2, 3
 #: requests pipelined behind the active one before the client is cut off
 MAX_PIPELINED = 64
+#: seconds: connection deadlines (a request head or body that stalls, an
+#: idle keep-alive connection) are checked at the next multiple of this, by
+#: one loop timer per tick shared by every connection due then; so they are
+#: acted on up to this much late
+DEADLINE_TICK = 0.125
 
 _REASONS = {
     100: 'Continue', 101: 'Switching Protocols', 200: 'OK',
@@ -72,8 +79,47 @@ _REASONS = {
 _STATUS_LINES = {code: ('HTTP/1.1 %d %s\r\n' % (code, reason)).encode()
                  for code, reason in _REASONS.items()}
 _CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+#: RFC 6455: Sec-WebSocket-Accept is base64(SHA-1(key + this))
+_WEBSOCKET_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+_SWITCHING_PROTOCOLS = (b'HTTP/1.1 101 Switching Protocols\r\n'
+                        b'Upgrade: websocket\r\nConnection: Upgrade\r\n'
+                        b'Sec-WebSocket-Accept: ')
 _CLOSE_HEADER = b'Connection: close\r\n'
 _KEEP_ALIVE_HEADER = b'Connection: keep-alive\r\n'
+
+
+# Decoding caches, filled as names are seen, each bounded (a client
+# inventing names cannot grow them without limit): a header name as sent ->
+# lower case; a header name (lower case) -> its environ key
+_MAX_CACHED_NAMES = 512
+_HEADER_NAMES: Dict[bytes, str] = {}
+_ENVIRON_KEYS = {'content-type': 'CONTENT_TYPE',
+                 'content-length': 'CONTENT_LENGTH'}
+_METHODS = {method.encode(): method for method in (
+    'GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH')}
+
+
+def _header_name(name: bytes) -> str:
+    """``name`` as a lower-case str (cached while the cache has room)."""
+    key = name.decode('latin-1').lower()
+    if len(_HEADER_NAMES) < _MAX_CACHED_NAMES:
+        _HEADER_NAMES[name] = key
+    return key
+
+
+def _join_repeated(header_list: List[Tuple[bytes, bytes]]
+                   ) -> Dict[str, str]:
+    """The headers mapping when a name repeats: values joined with
+    ``, `` in order."""
+    headers: Dict[str, str] = {}
+    for name, value in header_list:
+        key = _HEADER_NAMES.get(name) or _header_name(name)
+        text = value.decode('latin-1')
+        if key in headers:
+            headers[key] += ', ' + text
+        else:
+            headers[key] = text
+    return headers
 
 
 def status_line(status: int) -> bytes:
@@ -85,16 +131,9 @@ def status_line(status: int) -> bytes:
     return line
 
 
-def is_original(cls: type, name: str) -> bool:
-    """Whether ``cls.name`` is still ``AsyncSocket``'s own method: python-
-    socketio's admin UI replaces ``handle_post_request`` and
-    ``_websocket_handler`` on the class (with ``functools.partialmethod``),
-    and the fast paths must then give way to the generic ones.  Checked by
-    name rather than against a saved function, so that a patch made before
-    this module was imported is noticed too."""
-    method = getattr(cls, name, None)
-    return getattr(method, '__module__', None) == AsyncSocket.__module__ \
-        and getattr(method, '__qualname__', None) == 'AsyncSocket.' + name
+#: a Sec-WebSocket-Key: the base64 of 16 bytes (what ``base64.b64decode(key,
+#: validate=True)`` accepts as 16 bytes, without decoding it)
+_WEBSOCKET_KEY = re.compile(r'[A-Za-z0-9+/]{22}==')
 
 
 def websocket_handshake_error(method: str, headers: Dict[str, str]
@@ -107,12 +146,7 @@ def websocket_handshake_error(method: str, headers: Dict[str, str]
         return 'Connection header without upgrade'
     if headers.get('sec-websocket-version', '').strip() != '13':
         return 'unsupported Sec-WebSocket-Version'
-    try:
-        key = base64.b64decode(headers.get('sec-websocket-key', '').encode(
-            'ascii'), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        key = b''
-    if len(key) != 16:
+    if _WEBSOCKET_KEY.fullmatch(headers.get('sec-websocket-key', '')) is None:
         return 'bad Sec-WebSocket-Key'
     return None
 
@@ -203,7 +237,7 @@ class HttpConnection(asyncio.Protocol):
         self.loop = server.loop
         self.eio = server.eio
         self.transport: Any = None
-        self.parser = httptools.HttpRequestParser(self)
+        self.parser: Any = httptools.HttpRequestParser(self)
         self.pstate = _IDLE
         #: the request being parsed, and the one being answered
         self.request: Optional[Request] = None
@@ -212,11 +246,15 @@ class HttpConnection(asyncio.Protocol):
         self.pumping = False
         self.url = b''
         self.head_bytes = 0
-        self.head_size = 0
+        #: bytes the head being parsed may still take (max_header_size)
+        self.head_room = 0
+        #: its header fields as parsed (its ``header_list``)
+        self.header_list: List[Tuple[bytes, bytes]] = []
         self.refusal = 0
         self.deadline = 0.0
-        self.timer: Any = None
-        self.timer_when = 0.0
+        #: the server tick this connection's deadline is watched in (0.0:
+        #: none; see ``EmbeddedServer.watch``)
+        self.tick = 0.0
         self.closing = False
         self.lost = False
         self.write_paused = False
@@ -225,7 +263,25 @@ class HttpConnection(asyncio.Protocol):
         self.closed_waiter: Optional[asyncio.Future] = None
         self.held: Optional[_PollWaiter] = None
         self.poll_ready = False
-        self.peer = ('', '0')
+        #: an upgrade request is being dispatched from _on_upgrade (reading
+        #: was not paused for it)
+        self.upgrading = False
+        self._peer: Optional[Tuple[str, str]] = None
+
+    @property
+    def peer(self) -> Tuple[str, str]:
+        """The client's address and port as str (``('', '0')`` when
+        unknown); asked of the transport only when an environ needs it."""
+        peer = self._peer
+        if peer is None:
+            peer = ('', '0')
+            transport = self.transport
+            name = None if transport is None else \
+                transport.get_extra_info('peername')
+            if isinstance(name, tuple) and len(name) >= 2:
+                peer = (str(name[0]), str(name[1]))
+            self._peer = peer
+        return peer
 
     # -- asyncio.Protocol -------------------------------------------------
 
@@ -233,16 +289,14 @@ class HttpConnection(asyncio.Protocol):
         self.transport = transport
         server = self.server
         server.connection_opened(self)
-        sock = transport.get_extra_info('socket')
-        if sock is not None:
-            try:  # answers are one write each: never wait for an ACK
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except (OSError, AttributeError):
-                pass
+        if server.set_nodelay:
+            sock = transport.get_extra_info('socket')
+            if sock is not None:
+                try:  # answers are one write each: never wait for an ACK
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except (OSError, AttributeError):
+                    pass
         transport.set_write_buffer_limits(high=server.write_buffer_limit)
-        peer = transport.get_extra_info('peername')
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            self.peer = (str(peer[0]), str(peer[1]))
         if server.shutting_down:
             transport.close()
             return
@@ -285,9 +339,9 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.lost = True
         self.closing = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.tick:
+            self.server.unwatch(self, self.tick)
+            self.tick = 0.0
         self.server.connection_closed(self)
         waiter = self.held
         if waiter is not None:
@@ -321,46 +375,56 @@ class HttpConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.pstate = _HEAD
         self.url = b''
-        self.head_size = 0
-        self.request = Request(self)
-        self._set_deadline(self.loop.time() + self.server.header_timeout)
+        server = self.server
+        self.head_room = server.max_header_size
+        request = self.request = Request(self)
+        self.header_list = request.header_list
+        self._set_deadline(self.loop.time() + server.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         url = self.url + url if self.url else url
         self.url = url
-        if len(url) > self.server.max_request_line:
+        server = self.server
+        if len(url) > server.max_request_line:
             self.refusal = 414
             raise ValueError('request target too long')
+        self.head_room = server.max_header_size - len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        request = self.request
-        assert request is not None
-        request.header_list.append((name, value))
-        self.head_size += len(name) + len(value) + 4
-        server = self.server
-        if self.head_size + len(self.url) > server.max_header_size or \
-                len(request.header_list) > server.max_headers:
+        # one call per header field: kept short.  The head's size (counted
+        # as name: value CRLF) is bounded here, which bounds the number of
+        # fields too (4 bytes each at least) until on_headers_complete
+        # checks it
+        self.header_list.append((name, value))
+        room = self.head_room = self.head_room - len(name) - len(value) - 4
+        if room < 0:
             self.refusal = 431
             raise ValueError('request head too large')
 
     def on_headers_complete(self) -> None:
         request = self.request
         assert request is not None
+        server = self.server
+        header_list = request.header_list
+        if len(header_list) > server.max_headers:
+            self.refusal = 431
+            raise ValueError('too many header fields')
         self.pstate = _BODY
         self.head_bytes = 0
-        server = self.server
         parser = self.parser
-        request.method = parser.get_method().decode('ascii', 'replace')
+        method = parser.get_method()
+        request.method = _METHODS.get(method) or method.decode('ascii',
+                                                               'replace')
         request.version = parser.get_http_version()
         request.keep_alive = parser.should_keep_alive()
-        headers = request.headers
-        for name, value in request.header_list:
-            key = name.decode('latin-1').lower()
-            text = value.decode('latin-1')
-            if key in headers:
-                headers[key] += ', ' + text
-            else:
-                headers[key] = text
+        # lower-case name -> value; a name sent twice is rare: then the
+        # values are joined (RFC 9110 5.3) by the slower loop
+        get = _HEADER_NAMES.get
+        headers = request.headers = {
+            get(name) or _header_name(name): value.decode('latin-1')
+            for name, value in header_list}
+        if len(headers) != len(header_list):
+            headers = request.headers = _join_repeated(header_list)
         if not self._parse_target(request):
             self.refusal = 400
             raise ValueError('bad request target')
@@ -446,24 +510,23 @@ class HttpConnection(asyncio.Protocol):
 
     def _parse_target(self, request: Request) -> bool:
         url = self.url
-        if url[:1] == b'/':
-            raw_path, _, raw_query = url.partition(b'?')
-        elif url == b'*' and request.method == 'OPTIONS':
-            raw_path, raw_query = b'*', b''
+        try:
+            target = url.decode('ascii')
+        except UnicodeDecodeError:
+            return False  # llhttp lets some bytes through; RFC 3986 does not
+        if target[:1] == '/':
+            path, _, query = target.partition('?')
+        elif target == '*' and request.method == 'OPTIONS':
+            path, query = '*', ''
         else:  # absolute form (proxies): http://host/path?query
             try:
                 parsed = httptools.parse_url(url)
             except httptools.HttpParserInvalidURLError:
                 return False
-            raw_path = parsed.path or b'/'
-            raw_query = parsed.query or b''
-        raw_path, _, _ = raw_path.partition(b'#')
-        try:
-            target = url.decode('ascii')
-            path = raw_path.decode('ascii')
-            query = raw_query.decode('ascii')
-        except UnicodeDecodeError:
-            return False  # llhttp lets some bytes through; RFC 3986 does not
+            path = (parsed.path or b'/').decode('ascii')
+            query = (parsed.query or b'').decode('ascii')
+        if '#' in path:
+            path = path.partition('#')[0]
         if '%' in path:
             path = unquote(path, errors='surrogateescape')
         request.target = target
@@ -499,51 +562,57 @@ class HttpConnection(asyncio.Protocol):
 
     def _on_upgrade(self, leftover: bytes) -> None:
         # httptools stops after the head of an upgrade request: nothing
-        # more is parsed on this connection
+        # more is parsed on this connection, so reading stops (it resumes
+        # on the WebSocket), unless the WebSocket took the transport over
+        # before this returns (the usual case: then reading never pauses)
         self.read_paused = True
-        if self.transport is not None:
-            self.transport.pause_reading()
         self.pstate = _IDLE
-        request = None
-        for candidate in [self.active] + self.queue:
-            if candidate is not None and candidate.upgrade and \
-                    candidate.leftover is None:
-                request = candidate
+        request = self.active
+        if self.queue or request is None or not request.upgrade or \
+                request.leftover is not None:
+            request = None
+            for candidate in [self.active] + self.queue:
+                if candidate is not None and candidate.upgrade and \
+                        candidate.leftover is None:
+                    request = candidate
         if request is None:
             self._refuse(400)
             return
         request.leftover = leftover
         request.close_after = True
         if request is self.active and request.route == _ENGINEIO:
-            self._dispatch_engineio(request)
+            self.upgrading = True
+            try:
+                self._dispatch_engineio(request)
+            finally:
+                self.upgrading = False
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()  # still ours: the rest waits
 
     def _environ(self, request: Request) -> Dict[str, Any]:
         """The WSGI-style environ the ``connect`` handler and a callable
         ``cors_allowed_origins`` receive."""
-        server = self.server
-        environ: Dict[str, Any] = {
+        peer = self.peer
+        environ = {
+            **self.server.environ_base,
             'REQUEST_METHOD': request.method,
             'PATH_INFO': request.path,
             'QUERY_STRING': request.query,
             'RAW_URI': request.target,
-            'SCRIPT_NAME': '',
             'SERVER_PROTOCOL': 'HTTP/' + request.version,
-            'REMOTE_ADDR': self.peer[0],
-            'REMOTE_PORT': self.peer[1],
-            'SERVER_NAME': server.server_name,
-            'SERVER_PORT': str(server.port),
-            'SERVER_SOFTWARE': 'engineio.embedded',
-            'wsgi.url_scheme': server.scheme,
-            'wsgi.async': True,
+            'REMOTE_ADDR': peer[0],
+            'REMOTE_PORT': peer[1],
             REQUEST_KEY: request,
         }
+        keys = _ENVIRON_KEYS
         for name, value in request.headers.items():
-            if name == 'content-type':
-                environ['CONTENT_TYPE'] = value
-            elif name == 'content-length':
-                environ['CONTENT_LENGTH'] = value
-            else:
-                environ['HTTP_' + name.upper().replace('-', '_')] = value
+            key = keys.get(name)
+            if key is None:
+                key = 'HTTP_' + name.upper().replace('-', '_')
+                if len(keys) < _MAX_CACHED_NAMES:
+                    keys[name] = key
+            environ[key] = value
         request.environ = environ
         return environ
 
@@ -595,7 +664,7 @@ class HttpConnection(asyncio.Protocol):
                 self.transport.write(_CONTINUE)
         elif kind is Handshake:
             assert environ is not None
-            self._run(self._handshake(request, outcome.session, environ))
+            self._handshake(request, outcome.session, environ)
         elif kind is AcceptWebSocket:
             self._after_core()
             self._accept_websocket(request, outcome)
@@ -618,28 +687,53 @@ class HttpConnection(asyncio.Protocol):
         return None
 
     def _run(self, coro: Any) -> Optional['asyncio.Future[Any]']:
-        from .server import step
         return step(self.eio, coro)
 
-    async def _handshake(self, request: Request, session: Any,
-                         environ: Dict[str, Any]) -> None:
+    def _handshake(self, request: Request, session: Any,
+                   environ: Dict[str, Any]) -> None:
+        """Run ``AsyncServer._handshake`` (the ``connect`` handler) stepped
+        here, without a coroutine or task of our own: it finishes at once
+        unless the handler really suspends, and then a task finishes it."""
         eio = self.eio
+        coro = eio._handshake(session, environ)
         try:
-            outcome = await eio._handshake(session, environ)
-        except Exception:
-            logger.exception('embedded server: handshake error')
-            self._plain_response(request, 500, b'Internal Server Error')
+            yielded = coro.send(None)
+        except StopIteration as finished:
+            self._handshake_done(request, finished.value)
             return
-        if eio._core.actions:
-            await eio._flush()
-        else:
-            eio._rearm()
+        except Exception:
+            self._handshake_failed(request)
+            return
+        eio._track(asyncio.ensure_future(
+            self._resume_handshake(request, coro, yielded)))
+
+    async def _resume_handshake(self, request: Request, coro: Any,
+                                yielded: Any) -> None:
+        try:
+            outcome = await Resume(coro, yielded)
+        except Exception:
+            self._handshake_failed(request)
+            return
+        self._handshake_done(request, outcome)
+
+    def _handshake_failed(self, request: Request) -> None:
+        logger.exception('embedded server: handshake error')
+        self._plain_response(request, 500, b'Internal Server Error')
+
+    def _handshake_done(self, request: Request, outcome: Any) -> None:
+        # the actions the handshake left (the connect handler may have sent
+        # or disconnected) are performed before the answer goes out
+        task = self._after_core()
         if type(outcome) is AcceptWebSocket:
-            self._accept_websocket(request, outcome)
-        else:
-            if request.upgrade:
-                request.close_after = True
-            self._respond(request, outcome)
+            if task is None or task.done():
+                self._accept_websocket(request, outcome)
+            else:
+                task.add_done_callback(
+                    lambda _: self._accept_websocket(request, outcome))
+            return
+        if request.upgrade:
+            request.close_after = True
+        self._respond(request, outcome, task)
 
     async def _generic_post(self, request: Request, coro: Any) -> None:
         try:
@@ -869,7 +963,6 @@ class HttpConnection(asyncio.Protocol):
     # -- WebSocket --------------------------------------------------------
 
     def _accept_websocket(self, request: Request, outcome: Any) -> None:
-        from .websocket import WebSocketConnection
         core = self.eio._core
         transport = self.transport
         if transport is None or transport.is_closing() or \
@@ -878,26 +971,36 @@ class HttpConnection(asyncio.Protocol):
             self._after_core()
             self._finished(request)
             return
-        transport.write(
-            b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
-            b'Connection: Upgrade\r\nSec-WebSocket-Accept: ' +
-            accept_key(request.headers['sec-websocket-key']).encode() +
-            b'\r\n\r\n')
         if request.environ is not None:
             request.environ.pop(REQUEST_KEY, None)
         # this object is done: the WebSocket takes the transport over
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.tick:
+            self.server.unwatch(self, self.tick)
+            self.tick = 0.0
         self.active = None
         self.queue = []
         self.lost = True
         self.transport = None
-        self.server.connection_closed(self)
-        connection = WebSocketConnection(self.server, transport,
-                                         outcome.session, outcome.ws_id)
+        # the parser holds this object's callbacks: without the cycle, this
+        # object goes now, not in a later garbage collection
+        self.parser = None
+        server = self.server
+        connection = WebSocketConnection(server, transport, outcome.session,
+                                         outcome.ws_id)
+        # the WebSocket stands where this connection stood (the set of open
+        # connections never goes empty here, so no need to tell the server)
+        connections = server.connections
+        connections.discard(self)
+        connections.add(connection)
         transport.set_protocol(connection)
-        connection.start(request.leftover or b'')
+        connection.start(
+            _SWITCHING_PROTOCOLS + b2a_base64(sha1(
+                request.headers['sec-websocket-key'].encode() +
+                _WEBSOCKET_GUID).digest(), newline=False) + b'\r\n\r\n',
+            request.leftover or b'',
+            # reading was paused (the handshake waited for a handler, or the
+            # client for its writes): the WebSocket resumes it
+            not self.upgrading or self.write_paused)
 
     # -- other requests ---------------------------------------------------
 
@@ -935,24 +1038,26 @@ class HttpConnection(asyncio.Protocol):
     # -- timeouts and closing ---------------------------------------------
 
     def _set_deadline(self, when: float) -> None:
-        # One lazy timer: moving the deadline later only stores it (the
-        # timer re-arms when it fires early), so a request costs no timer.
+        # Lazy: moving the deadline later only stores it (the server calls
+        # _on_timer at the tick watched, which watches again if the deadline
+        # moved), so a request costs no timer.  No loop timer per connection
+        # either: the server's ticks are shared (EmbeddedServer.watch).
         self.deadline = when
-        timer = self.timer
-        if timer is None or when < self.timer_when:
-            if timer is not None:
-                timer.cancel()
-            self.timer_when = when
-            self.timer = self.loop.call_at(when, self._on_timer)
+        tick = self.tick
+        if not tick or when < tick - DEADLINE_TICK:
+            server = self.server
+            if tick:
+                server.unwatch(self, tick)
+            self.tick = server.watch(self, when)
 
     def _on_timer(self) -> None:
-        self.timer = None
+        """The server's tick for this connection came."""
+        self.tick = 0.0
         when = self.deadline
         if not when or self.lost:
             return
         if self.loop.time() < when:
-            self.timer_when = when
-            self.timer = self.loop.call_at(when, self._on_timer)
+            self.tick = self.server.watch(self, when)
             return
         self.deadline = 0.0
         if self.pstate != _IDLE:

@@ -24,46 +24,20 @@ mounted in an ASGI application) still go there.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
 from email.utils import formatdate
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from .. import async_socket as _async_socket
 from .._sansio.requests import endpoint_prefix
-from .http import REQUEST_KEY, HttpConnection
+from .common import step
+from .http import DEADLINE_TICK, REQUEST_KEY, HttpConnection
 
 __all__ = ['EmbeddedServer', 'run', 'serve', 'step']
 
 logger = logging.getLogger('engineio.server')
-
-
-# the awaitable that finishes a coroutine already stepped once: the one
-# AsyncSocket's outbox uses
-_Resume = _async_socket._Resume
-
-
-async def _finish(coro: Any, yielded: Any) -> Any:
-    return await _Resume(coro, yielded)
-
-
-def step(eio: Any, coro: Any) -> Optional['asyncio.Future[Any]']:
-    """Run coroutine ``coro`` until it first suspends.
-
-    None when it finished without suspending (the usual case: a sync
-    handler, or an async one that only sends), else the task (tracked by
-    ``eio``, so ``shutdown()`` cancels it) that finishes it.  Saves the task
-    per message that ``ensure_future`` would cost.  An exception is logged:
-    the coroutines stepped here already log their handlers' errors."""
-    try:
-        yielded = coro.send(None)
-    except StopIteration:
-        return None
-    except Exception:
-        logger.exception('embedded server: unexpected error')
-        return None
-    return eio._track(asyncio.ensure_future(_finish(coro, yielded)))
 
 
 def _install_driver(eio: Any) -> None:
@@ -178,6 +152,14 @@ class EmbeddedServer:
         self._date_second = -1
         self._date = b''
         self.server_name = host
+        #: accepted sockets need TCP_NODELAY set (uvloop sets it itself)
+        self.set_nodelay = True
+        #: the part of every request's environ that is the server's
+        self.environ_base: Dict[str, Any] = {}
+        #: tick -> the connections whose deadline is checked then, and the
+        #: loop timer of each tick (see :meth:`watch`)
+        self._due: Dict[float, Dict[Any, None]] = {}
+        self._tick_timers: Dict[float, Any] = {}
 
     # -- lifecycle --------------------------------------------------------
 
@@ -208,6 +190,15 @@ class EmbeddedServer:
             lambda: HttpConnection(self), **kwargs)
         sockname = self._listener.sockets[0].getsockname()
         self.server_name, self.port = str(sockname[0]), sockname[1]
+        self.set_nodelay = not _is_uvloop(loop)
+        self.environ_base = {
+            'SCRIPT_NAME': '',
+            'SERVER_NAME': self.server_name,
+            'SERVER_PORT': str(self.port),
+            'SERVER_SOFTWARE': 'engineio.embedded',
+            'wsgi.url_scheme': self.scheme,
+            'wsgi.async': True,
+        }
 
     async def serve(self) -> None:
         """:meth:`start`, then serve until :meth:`shutdown` completes."""
@@ -261,6 +252,10 @@ class EmbeddedServer:
                 pass
         for connection in list(self.connections):
             connection.abort()
+        for timer in self._tick_timers.values():
+            timer.cancel()
+        self._tick_timers.clear()
+        self._due.clear()
         await self.eio.shutdown()
         if self._lifespan is not None:
             await self._lifespan.shutdown()
@@ -296,6 +291,33 @@ class EmbeddedServer:
         for connection in dirty:
             connection.write_out()
 
+    def watch(self, connection: Any, when: float) -> float:
+        """Call ``connection._on_timer()`` at the first tick (a multiple of
+        ``DEADLINE_TICK``) after ``when``; returns that tick, for
+        :meth:`unwatch`.  One loop timer per tick, not per connection: a
+        burst of new connections (each gets a deadline for its request
+        head) costs a dict entry each."""
+        tick = (when // DEADLINE_TICK + 1) * DEADLINE_TICK
+        due = self._due.get(tick)
+        if due is None:
+            due = self._due[tick] = {}
+            self._tick_timers[tick] = self.loop.call_at(tick, self._expire,
+                                                        tick)
+        due[connection] = None
+        return tick
+
+    def unwatch(self, connection: Any, tick: float) -> None:
+        due = self._due.get(tick)
+        if due is not None:
+            due.pop(connection, None)
+
+    def _expire(self, tick: float) -> None:
+        self._tick_timers.pop(tick, None)
+        due = self._due.pop(tick, None)
+        if due:
+            for connection in due:
+                connection._on_timer()
+
     def date_header(self) -> bytes:
         """``Date: ...\\r\\n``, formatted once per second."""
         now = time.time()
@@ -305,6 +327,16 @@ class EmbeddedServer:
             self._date = ('Date: %s\r\n' % formatdate(
                 now, usegmt=True)).encode('ascii')
         return self._date
+
+
+def _is_uvloop(loop: Any) -> bool:
+    # uvloop turns TCP_NODELAY on for every accepted TCP connection; setting
+    # it again costs a socket object per connection (its PseudoSocket)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - the package needs it
+        return False
+    return isinstance(loop, uvloop.Loop)
 
 
 def _add_signal_handlers(loop: Any, server: EmbeddedServer
@@ -350,8 +382,16 @@ def run(eio: Any, host: str = '127.0.0.1', port: int = 5000,
         **options: Any) -> None:
     """Serve ``eio`` on a new uvloop event loop until SIGINT or SIGTERM,
     then shut down gracefully.  See :class:`EmbeddedServer` for
-    ``options``."""
+    ``options``.
+
+    This call owns the process, so it also moves every object that exists
+    now (modules, the application) out of the garbage collector's sight
+    (``gc.freeze()``): every full collection would otherwise walk them all
+    again, and sessions are opened fast enough to trigger many (measured:
+    a tenth of the cost of opening a WebSocket)."""
     import uvloop
+    gc.collect()
+    gc.freeze()
     if hasattr(uvloop, 'run'):  # uvloop >= 0.18
         uvloop.run(serve(eio, host, port, **options))
     else:  # pragma: no cover

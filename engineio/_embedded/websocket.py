@@ -36,7 +36,7 @@ from collections import deque
 from typing import Any, Deque, List, Optional
 
 from .._speedups import websocket as _ws
-from .http import is_original
+from .common import is_original, step
 
 __all__ = ['WebSocketConnection', 'GenericWebSocket', 'CLOSE_LINGER']
 
@@ -181,26 +181,37 @@ class WebSocketConnection(asyncio.Protocol):
 
     # -- start ------------------------------------------------------------
 
-    def start(self, leftover: bytes) -> None:
+    def start(self, response_head: bytes, leftover: bytes,
+              resume: bool = True) -> None:
         """Begin: the fast path, or the generic one when
-        ``AsyncSocket._websocket_handler`` is patched."""
-        server = self.server
-        server.connection_opened(self)
-        self.transport.set_write_buffer_limits(high=server.write_buffer_limit)
-        socket = self.socket
-        if not is_original(type(socket), '_websocket_handler'):
-            generic = self.generic = GenericWebSocket(self)
-            self.reported = True  # the handler reports the end itself
-            self.task = self.eio._track(asyncio.ensure_future(
-                self._run_generic(generic)))
-        else:
-            socket._outbox = self
-            core = self.core
-            core.websocket_open(self.session, self.ws_id)
-            self._perform(True)
+        ``AsyncSocket._websocket_handler`` is patched.  ``response_head``
+        (the ``101``) leaves in one write with the frames the open produces
+        (the OPEN packet): one system call per WebSocket open, not two.
+        ``leftover``: what the client sent after its request head;
+        ``resume``: reading was paused and is to resume now."""
+        # the HTTP side put this object in ``server.connections`` and set
+        # the transport's write-buffer limit
+        self.out.append(response_head)
+        self.reading = True  # what the open produces joins this write
+        try:
+            socket = self.socket
+            if not is_original(type(socket), '_websocket_handler'):
+                generic = self.generic = GenericWebSocket(self)
+                self.reported = True  # the handler reports the end itself
+                self.task = self.eio._track(asyncio.ensure_future(
+                    self._run_generic(generic)))
+            else:
+                socket._outbox = self
+                self.core.websocket_open(self.session, self.ws_id)
+                self._perform(True)
+        finally:
+            self.reading = False
         if leftover:
-            self.data_received(leftover)
-        if not self.lost:
+            self.data_received(leftover)  # writes what is gathered
+        elif self.out or self.close_after_write:
+            self.write_out()
+        if resume and not self.lost and not self.busy and \
+                not self.write_paused:
             self.transport.resume_reading()
 
     async def _run_generic(self, generic: 'GenericWebSocket') -> None:
@@ -254,7 +265,6 @@ class WebSocketConnection(asyncio.Protocol):
                 if core.actions:
                     calls = eio._perform(True)
                     if calls:
-                        from .server import step
                         task = step(eio, eio._run_calls(calls))
                         if task is not None:
                             # keep the order: the rest waits for it
@@ -355,7 +365,6 @@ class WebSocketConnection(asyncio.Protocol):
         eio = self.eio
         calls = eio._perform(inline)
         if calls:
-            from .server import step
             step(eio, eio._run_calls(calls))
 
     # -- flow control and the end -----------------------------------------
