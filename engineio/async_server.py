@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from inspect import isawaitable
 from types import CoroutineType
 from typing import Any, Callable, List, Optional, Set, Tuple
@@ -24,6 +25,10 @@ from .base_server import BaseServer
 
 __all__ = ['AsyncServer']
 
+#: seconds: the heartbeat timer fires at multiples of this, so the deadlines
+#: of sessions that opened close together (a ping round) share one callback
+#: and their pings one write task (a ping or a timeout is up to 50 ms late)
+_TIMER_GRID = 0.05
 _MESSAGE = packet.MESSAGE
 _Packet = packet.Packet
 # compared with the class attribute at each ping: a patched hook is run
@@ -407,6 +412,7 @@ class AsyncServer(BaseServer):
         deadline = self._core.next_deadline()
         if deadline is None or self._shut_down:
             return
+        deadline = math.ceil(deadline / _TIMER_GRID) * _TIMER_GRID
         when = self._timer_when
         if when is not None and when <= deadline:
             return

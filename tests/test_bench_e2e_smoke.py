@@ -5,7 +5,9 @@ uvicorn, under the real Node.js load generator.
 This checks the harness, not the speed: every assertion is about what the
 generator counted (connections opened and still open, messages delivered to
 every client at the rate asked for, no errors) and about the report it
-wrote.  One harness process runs both scenarios (~15 s).  The variant is
+wrote.  One harness process runs both scenarios (~15 s), and
+``python -m bench.e2e.floor`` measures uvicorn's bare floor, the ping floor
+and this project on one stack (~15 s).  The variant is
 ``compiled``, or ``pure`` in the ``ENGINEIO_NO_EXTENSIONS=1`` run.  Skipped
 where uvicorn is missing (PyPy) and, outside CI, where Node or
 ``tests/js/node_modules`` is missing.
@@ -119,3 +121,58 @@ def test_tables_name_the_new_scenarios(report):
     assert 'broadcast:' in out and 'lag p99 ms' in out
     assert 'FAILED' not in out
     assert report['settings']['modes'] == ['asgi']
+
+
+# -- bench/e2e/floor.py: uvicorn's own floor beside the Engine.IO app ------
+
+FLOOR_N = 30
+
+
+@pytest.fixture(scope='module')
+def floor_report(tmp_path_factory):
+    node('ws')
+    pytest.importorskip('websockets')
+    variant = 'pure' if _speedups.NO_EXTENSIONS else 'compiled'
+    path = tmp_path_factory.mktemp('floor') / 'floor.json'
+    env = dict(os.environ)
+    env.pop('ENGINEIO_NO_EXTENSIONS', None)   # the tool sets it per app
+    completed = subprocess.run(
+        [sys.executable, '-m', 'bench.e2e.floor', '--no-pin',
+         '--sizes', str(FLOOR_N), '--ws', 'websockets-sansio',
+         '--pings', 'none', '--apps', 'bare,ping,' + variant,
+         '--window', '1', '--json', str(path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    with open(path) as f:
+        data = json.load(f)
+    data['stdout'] = completed.stdout
+    data['variant'] = variant
+    return data
+
+
+def test_floor_measures_each_app_on_the_same_stack(floor_report):
+    runs = floor_report['runs']
+    assert [r['app'] for r in runs] == ['bare', 'ping',
+                                        floor_report['variant']]
+    for run in runs:
+        result = run['result']
+        no_errors(result)
+        assert (run['ws'], run['ping'], run['clients']) == (
+            'websockets-sansio', 'none', FLOOR_N)
+        assert result['still_open'] == FLOOR_N + result['warm']
+        assert result['rss_per_conn_kb'] is not None
+        assert run['server']['ws'] == 'websockets-sansio'
+        assert run['server']['ws_ping_interval'] is None
+        # websockets-sansio keeps no task of its own: one ASGI task per
+        # connection, for the bare app and for ours alike (the ping app
+        # adds its one pinger task)
+        held = FLOOR_N + result['warm']
+        extra = 1 if run['app'] == 'ping' else 0
+        assert result['tasks_max'] - result['tasks_idle_server'] == \
+            held + extra, result
+    ours = runs[-1]['server']
+    assert ours['kernels'] == ('python' if floor_report['variant'] == 'pure'
+                               else 'cython')
+    assert ours['engineio_file'].startswith(os.path.join(ROOT, 'engineio'))
+    out = floor_report['stdout']
+    assert 'KB/conn' in out and 'tasks/conn' in out and 'FAILED' not in out

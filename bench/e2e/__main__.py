@@ -406,6 +406,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                              "instead of their default asyncio loop")
     parser.add_argument('--http', default='auto', help="uvicorn's http")
     parser.add_argument('--ws', default='auto', help="uvicorn's ws")
+    parser.add_argument('--ws-ping-interval', metavar='SECONDS|none',
+                        help="uvicorn's own WebSocket keepalive "
+                             "(ws_ping_interval) for the asgi mode: seconds, "
+                             "or 'none' (Engine.IO pings on its own); "
+                             "default: uvicorn's (20 s).  Needs py_echo.py's "
+                             "--ws-ping-interval")
     parser.add_argument('--server-cpu', type=int, default=0)
     parser.add_argument('--generator-cpu', type=int, default=1)
     parser.add_argument('--no-pin', action='store_true')
@@ -453,6 +459,8 @@ def describe(variant: Variant) -> str:
         text += 'uvicorn %s, loop=%s, http=%s, ws=%s %s' % (
             versions.get('uvicorn', '?'), info.get('loop'), info.get('http'),
             info.get('ws'), versions.get(info.get('ws'), ''))
+        if 'ws_ping_interval' in info:
+            text += ', ws_ping_interval=%s' % info['ws_ping_interval']
     elif variant.mode == 'embedded':
         text += 'embedded server (engineio.run), uvloop %s, httptools %s' % (
             versions.get('uvloop', '?'), versions.get('httptools', '?'))
@@ -486,6 +494,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.exit('bench.e2e: %s has no ws: run make setup' % NODE_MODULES)
     cpus = choose_cpus(args.server_cpu, args.generator_cpu, not args.no_pin)
     server_args = ['--loop', args.loop, '--http', args.http, '--ws', args.ws]
+    if args.ws_ping_interval is not None:
+        # only when asked: the default leaves uvicorn's own default
+        server_args += ['--ws-ping-interval', args.ws_ping_interval]
     started = time.strftime('%Y%m%d-%H%M%S')
     load_start = load_average()
 
@@ -608,7 +619,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                      'concurrency': args.concurrency,
                      'batch_writes': args.batch_writes, 'stat': args.stat,
                      'uvicorn': {'loop': args.loop, 'http': args.http,
-                                 'ws': args.ws},
+                                 'ws': args.ws,
+                                 'ws_ping_interval': args.ws_ping_interval},
                      'async_handlers': False},
         'variants': {v.label: dict(v.info, unsupported=v.unsupported)
                      if v.unsupported else v.info for v in variants},

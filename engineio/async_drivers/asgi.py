@@ -91,8 +91,15 @@ class ASGIApp:
         kind = scope['type']
         if kind == 'http' or kind == 'websocket':
             if self._is_engineio(scope):
-                await self.engineio_server.handle_request(scope, receive,
-                                                          send)
+                server = self.engineio_server
+                if _is_plain_asgi_server(server):
+                    # AsyncServer.handle_request(*args, **kwargs) only
+                    # forwards here: skipping it saves its coroutine, args
+                    # tuple and kwargs dict, which an idle WebSocket would
+                    # keep for its whole life (~360 bytes)
+                    await handle_request(server, scope, receive, send)
+                else:
+                    await server.handle_request(scope, receive, send)
                 return
             if kind == 'http' and self.static_files:
                 static_file = self._find_static_file(scope)
@@ -178,6 +185,25 @@ class _NotFound:
 
 
 _NOT_FOUND = _NotFound()
+
+
+_PLAIN_HANDLE_REQUEST: Any = None
+
+
+def _is_plain_asgi_server(server: Any) -> bool:
+    """True when ``server.handle_request`` is ``AsyncServer``'s own (not
+    overridden by a subclass or on the instance) in the ``asgi`` mode, so
+    that calling this driver's :func:`handle_request` is what it would do.
+    python-socketio's server (whose ``handle_request`` forwards to its
+    ``eio``) and patched servers take the ordinary way."""
+    global _PLAIN_HANDLE_REQUEST
+    if _PLAIN_HANDLE_REQUEST is None:
+        from ..async_server import AsyncServer
+        _PLAIN_HANDLE_REQUEST = AsyncServer.handle_request
+    return getattr(type(server), 'handle_request', None) is \
+        _PLAIN_HANDLE_REQUEST and \
+        'handle_request' not in getattr(server, '__dict__', ()) and \
+        server._async.get('handle_request') is handle_request
 
 
 def _relative_path(scope: Dict[str, Any], path: str) -> Optional[str]:
@@ -367,14 +393,20 @@ async def handle_request(server: Any, scope: Dict[str, Any], receive: Any,
         if outcome is not None:
             await _refuse_websocket(scope, send, outcome)
         return
-    socket = outcome.session.glue
+    session = outcome.session
+    ws_id = outcome.ws_id
+    # This frame lives as long as the WebSocket (hours, for an idle one):
+    # drop what it no longer needs (the headers, the query string; the
+    # environ too, freed once neither the core's session nor the
+    # application keeps it)
+    del environ, headers, message, outcome, query_string
     try:
         await send({'type': 'websocket.accept'})
     except Exception:  # the client went away during the handshake
-        server._core.websocket_closed(outcome.session, outcome.ws_id)
+        server._core.websocket_closed(session, ws_id)
         await server._flush()
         return
-    await socket._websocket_handler(WebSocket(outcome.ws_id, receive, send))
+    await session.glue._websocket_handler(WebSocket(ws_id, receive, send))
 
 
 async def _refuse_websocket(scope: Dict[str, Any], send: Any,

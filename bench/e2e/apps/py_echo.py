@@ -256,18 +256,27 @@ def run_asgi(args):
     import uvicorn
     eio = make_server(engineio, 'asgi', async_app)
     app = engineio.ASGIApp(eio)
+    # uvicorn's own WebSocket keepalive: its default (20 s) unless
+    # --ws-ping-interval ('none': off; Engine.IO pings on its own)
+    keepalive = {}
+    if args.ws_ping_interval is not None:
+        keepalive['ws_ping_interval'] = None if \
+            args.ws_ping_interval.lower() == 'none' else \
+            float(args.ws_ping_interval)
     sock = listening_socket()
     announce(describe('asgi', sock.getsockname()[1], [os.getpid()],
                       ['uvicorn', 'uvloop', 'httptools', 'websockets',
                        'wsproto', 'h11'],
-                      {'loop': loop, 'http': http, 'ws': ws}))
+                      {'loop': loop, 'http': http, 'ws': ws,
+                       'ws_ping_interval': keepalive.get('ws_ping_interval',
+                                                         20.0)}))
     # No access log: uvicorn would otherwise format and write a line per
     # long-polling request, which is the logging config's cost, not the
     # server's.  Per-message WebSocket compression is not negotiated because
     # the generator does not offer it.
     config = uvicorn.Config(app, loop=loop, http=http, ws=ws,
                             access_log=False, log_level='warning',
-                            lifespan='off')
+                            lifespan='off', **keepalive)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -444,6 +453,9 @@ def main():
     parser.add_argument('--loop', default='auto')
     parser.add_argument('--http', default='auto')
     parser.add_argument('--ws', default='auto')
+    parser.add_argument('--ws-ping-interval', default=None,
+                        help="asgi: uvicorn's ws_ping_interval, seconds or "
+                             "'none' (default: uvicorn's, 20 s)")
     parser.add_argument('--max-connections', type=int, default=1000,
                         help='connections the scenario holds at once '
                              '(threads for threading, pool for eventlet)')
