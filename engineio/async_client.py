@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import signal
 import ssl
 import threading
 import time
+import types
 from http.cookies import SimpleCookie
 import urllib.parse
 from typing import Any, Dict, Optional, Set, Tuple
@@ -45,6 +47,11 @@ task_reference_holder: Set[Any] = set()
 #: seconds the end of a session waits for a task before cancelling it
 CLOSE_LINGER = 2.0
 _CLOSE_PACKET = packet.Packet(packet.CLOSE)
+_INFO = logging.INFO
+_MESSAGE = packet.MESSAGE
+_current_task = asyncio.current_task
+_isawaitable = inspect.isawaitable
+_CoroutineType = types.CoroutineType
 
 
 def async_signal_handler() -> None:
@@ -225,9 +232,16 @@ class AsyncClient(base_client.BaseClient):
 
         Note: this method is a coroutine.
         """
-        if not self._send_packet(packet.Packet(packet.MESSAGE, data=data)):
-            raise exceptions.SocketIsClosedError('Client is not connected')
         ws = self.ws
+        if ws is not None and type(data) is str and \
+                not self.logger.isEnabledFor(_INFO):
+            # the common case, without a Packet: a text message's encoding
+            # is its type digit and the text
+            if not self._core.can_send():
+                raise exceptions.SocketIsClosedError('Client is not connected')
+            ws.send('4' + data)
+        elif not self._send_packet(packet.Packet(_MESSAGE, data=data)):
+            raise exceptions.SocketIsClosedError('Client is not connected')
         if ws is not None and ws.paused:
             await ws.drain()  # the server reads slower than we write
 
@@ -614,22 +628,27 @@ class AsyncClient(base_client.BaseClient):
             ws.send(pkt.encode())
         else:
             self.queue.put_nowait(pkt)
-        self._log_packet('Sending', pkt)
+        if self.logger.isEnabledFor(_INFO):
+            self._log_packet('Sending', pkt)
         return True
 
     def _handle_packet(self, pkt: Any) -> None:
         """Act on a packet from the server (from the polling reader or the
         WebSocket's ``data_received``): a message runs the handler in a
         task of its own, a PING is answered, a CLOSE ends the session."""
-        self._log_packet('Received', pkt)
+        if self.logger.isEnabledFor(_INFO):
+            self._log_packet('Received', pkt)
         action, data = self._core.receive(pkt, time.monotonic())
         if action == _core.ACTION_MESSAGE:
             handler = self.handlers.get('message')
             if handler is not None:
-                task = asyncio.ensure_future(
-                    self._run_handler('message', handler, (data,)))
-                task_reference_holder.add(task)
-                task.add_done_callback(task_reference_holder.discard)
+                # loop.create_task, not ensure_future (same thing, fewer
+                # checks); the task drops its own reference when it ends
+                # (_run_message), as a done callback would cost one more
+                # turn of the event loop per message
+                task_reference_holder.add(
+                    asyncio.get_running_loop().create_task(
+                        self._run_message(handler, data)))
         elif action == _core.ACTION_SEND:
             self._send_packet(data)
         elif action == _core.ACTION_CLOSE:
@@ -817,6 +836,10 @@ class AsyncClient(base_client.BaseClient):
             self.ws = None
         await self._release_http()
         self._ending_task = None
+        # message tasks cancelled before their first step never ran the
+        # ``finally`` that drops their reference
+        for task in [t for t in task_reference_holder if t.done()]:
+            task_reference_holder.discard(task)
         if self._finished is not None:
             self._finished.set()
 
@@ -839,6 +862,21 @@ class AsyncClient(base_client.BaseClient):
             task.add_done_callback(task_reference_holder.discard)
             return task
         return await self._run_handler(event, handler, args)
+
+    async def _run_message(self, handler: Any, data: Any) -> None:
+        """The message handler, in the task made for it by
+        :meth:`_handle_packet`, which leaves ``task_reference_holder`` when
+        done (a task cancelled before it started is swept at teardown)."""
+        try:
+            result = handler(data)
+            if type(result) is _CoroutineType or _isawaitable(result):
+                await result
+        except asyncio.CancelledError:  # pragma: no cover
+            raise
+        except Exception:
+            self.logger.exception('message handler error')
+        finally:
+            task_reference_holder.discard(_current_task())
 
     async def _run_handler(self, event: str, handler: Any, args: Any) -> Any:
         try:

@@ -473,3 +473,56 @@ def test_connect_directly_to_the_async_websocket():
             (ws_kernel.OP_TEXT, 'a'), (ws_kernel.OP_BINARY, b'b'),
             (ws_kernel.OP_CLOSE, ws_kernel.build_close_payload(1000))]
     run(main())
+
+
+@pytest.mark.parametrize('logged', [False, True])
+def test_message_handler_kinds_and_the_text_fast_path(node_server, caplog,
+                                                      logged):
+    """A plain-function handler and a coroutine handler both run; one that
+    raises is logged and the session goes on; text sent with INFO logging
+    off (the Packet-free path) and on (the Packet path) arrives in order
+    with binary; the handler tasks leave nothing behind."""
+    from engineio import async_client
+
+    async def main():
+        client = engineio.AsyncClient(handle_sigint=False, logger=logged)
+        received = []
+        changed = asyncio.Event()
+
+        def plain(data):
+            received.append(data)
+            changed.set()
+            if data == 'boom':
+                raise RuntimeError('handler failed on purpose')
+
+        client.on('message', plain)
+        await client.connect(node_server, transports=['websocket'])
+        sent = ['a', b'b', 'boom', 'c', b'd', 'e']
+        for data in sent:
+            await client.send(data)
+        deadline = time.monotonic() + TIMEOUT
+        while len(received) < len(sent):
+            changed.clear()
+            await asyncio.wait_for(changed.wait(),
+                                   deadline - time.monotonic())
+        assert received == sent
+        assert client.state == 'connected'
+
+        async def coroutine(data):
+            received.append(('coroutine', data))
+            changed.set()
+        client.on('message', coroutine)
+        await client.send('f')
+        while received[-1] != ('coroutine', 'f'):
+            changed.clear()
+            await asyncio.wait_for(changed.wait(),
+                                   deadline - time.monotonic())
+        await client.disconnect()
+        with pytest.raises(exceptions.SocketIsClosedError):
+            await client.send('after')
+        await no_task_left()
+        assert not async_client.task_reference_holder
+
+    with caplog.at_level('ERROR', logger='engineio.client'):
+        run(main())
+    assert 'handler failed on purpose' in caplog.text
