@@ -904,12 +904,8 @@ class Client(base_client.BaseClient):
                     break
                 if not self._alive(generation):
                     break
-                if not 200 <= status < 300:
-                    self.logger.warning('Unexpected status code %s in server '
-                                        'response, aborting', status)
-                    break
                 try:
-                    packets = core.decode_polling(body)
+                    packets = core.polling_answer(status, body)
                 except _core.ServerProtocolError as exc:
                     self.logger.warning('%s, aborting', exc)
                     break
@@ -1037,16 +1033,12 @@ class Client(base_client.BaseClient):
             if not packets:
                 continue
             try:
+                body, headers = self._core.encode_polling(packets)
                 status, _ = self._send_request(
-                    'POST', self.base_url or '',
-                    body=_codec.encode_payload(packets).encode('utf-8'),
-                    headers={'Content-Type': 'text/plain;charset=UTF-8'},
+                    'POST', self.base_url or '', body=body, headers=headers,
                     timeout=self.request_timeout)
-                if not 200 <= status < 300:
-                    raise _RequestFailed(
-                        'Unexpected status code %s in server response'
-                        % status)
-            except _RequestFailed as exc:
+                self._core.check_status(status)
+            except (_RequestFailed, _core.ServerProtocolError) as exc:
                 if self._alive(generation):
                     self.logger.warning('Write failed (%s), aborting', exc)
                     self._end(self.reason.TRANSPORT_ERROR)

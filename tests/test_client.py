@@ -1006,3 +1006,32 @@ def test_handler_waits_for_the_answer_to_what_it_sent():
         assert rec.wait_messages(20) == ['ask %d' % n for n in range(20)]
         rec.client.disconnect()
         assert rec.wait_disconnect() == 'client disconnect'
+
+
+@pytest.mark.parametrize('failing', ['GET', 'POST'])
+def test_polling_error_status_mid_session(failing, caplog):
+    """A polling GET or POST answered with an error status once connected
+    ends the session (transport error, the disconnect handler once) and says
+    why in the log.  As a real server does, the GET held while the POST
+    fails is answered too once the session is gone."""
+    gone = threading.Event()
+
+    def handler(request, server):
+        if 'sid=' not in request.target:
+            request.respond(open_packet())
+            return
+        if request.method != failing:
+            gone.wait(TIMEOUT)  # the held GET
+        request.respond('{"code":1,"message":"Session ID unknown"}',
+                        status='400 Bad Request')
+        gone.set()
+
+    with ScriptedServer(handler) as server:
+        rec = Recorder()
+        with caplog.at_level('WARNING', logger='engineio.client'):
+            rec.client.connect(server.url, transports=['polling'])
+            if failing == 'POST':
+                rec.client.send('hello')
+            assert rec.wait_disconnect() == 'transport error'
+        assert rec.disconnects == ['transport error']
+        assert 'Unexpected status code 400 in server response' in caplog.text

@@ -319,6 +319,26 @@ class ClientCore:
         """Seconds until the heartbeat deadline (0 once it passed)."""
         return max(self.deadline - now, 0.0)
 
+    @staticmethod
+    def check_status(status: int) -> None:
+        """Raise ServerProtocolError unless ``status`` (of a polling GET or
+        POST answer) is a success."""
+        if not 200 <= status < 300:
+            raise ServerProtocolError(
+                'Unexpected status code %s in server response' % status)
+
+    @staticmethod
+    def encode_polling(packets: Sequence[Any]) -> Tuple[bytes, Dict[str, str]]:
+        """The body and headers of a polling POST carrying ``packets``."""
+        return (_codec.encode_payload(packets).encode('utf-8'),
+                {'Content-Type': 'text/plain;charset=UTF-8'})
+
+    def polling_answer(self, status: int, body: bytes) -> List[Any]:
+        """The packets of a polling GET answer.  Raises ServerProtocolError
+        for a failed status or a body that does not decode."""
+        self.check_status(status)
+        return self.decode_polling(body)
+
     def decode_polling(self, body: bytes) -> List[Any]:
         """The packets of a polling GET answer.  Raises ServerProtocolError
         for a body that does not decode."""
