@@ -420,9 +420,10 @@ class Server(BaseServer):
 
     def _receive_post(self, ticket: ReadBody, environ: Dict[str, Any]
                       ) -> Any:
-        """``Socket.handle_post_request`` for an unpatched ``Socket``,
-        without its steps through the socket: read the body the core asked
-        for and hand it over.  A 400 when the client went away mid-body."""
+        """Read the body the core asked for (``ticket``) and hand it over:
+        called directly for an unpatched ``Socket``, else through
+        ``Socket.handle_post_request``.  A 400 when the client went away
+        mid-body."""
         wsgi_input = environ.get('wsgi.input')
         length = ticket.length
         core = self._core
