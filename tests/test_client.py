@@ -487,6 +487,22 @@ def test_handshake_cut_short():
         assert time.monotonic() - start < 3
 
 
+def bad_frames_script(frames, closing_code):
+    """A WebSocket server script: the OPEN packet, a message, then
+    ``frames`` as raw bytes, then (``closing_code`` None) the end of the
+    connection; what the client sent back is kept in
+    ``request.received``."""
+    def script(request, server):
+        request.send_frame(ws_kernel.OP_TEXT, open_packet())
+        request.send_frame(ws_kernel.OP_TEXT, '4before')
+        for frame in frames:
+            request.conn.sendall(frame)
+        if closing_code is None:
+            request.conn.shutdown(socket.SHUT_WR)
+        request.received = request.read_frames()
+    return script
+
+
 def websocket_server(script):
     """A handler that accepts a direct WebSocket and runs ``script``."""
     def handler(request, server):
@@ -563,15 +579,8 @@ def test_websocket_server_stops_pinging():
     ([ws_kernel.build_frame(ws_kernel.OP_TEXT, '4hello')[:4]], None),
 ])
 def test_websocket_bad_frames(frames, closing_code):
-    def script(request, server):
-        request.send_frame(ws_kernel.OP_TEXT, open_packet())
-        request.send_frame(ws_kernel.OP_TEXT, '4before')
-        for frame in frames:
-            request.conn.sendall(frame)
-        if closing_code is None:
-            request.conn.shutdown(socket.SHUT_WR)
-        request.received = request.read_frames()
-    server, rec, _ = run_connected(script, max_size=1000)
+    server, rec, _ = run_connected(bad_frames_script(frames, closing_code),
+                                   max_size=1000)
     with server:
         assert rec.wait_disconnect() == 'transport error'
         assert rec.wait_messages(1) == ['before']

@@ -32,7 +32,8 @@ from engineio import exceptions  # noqa: E402
 from engineio._speedups import websocket as ws_kernel  # noqa: E402
 from tests.loopback import TIMEOUT  # noqa: E402
 from tests.test_client import (NodeServer, ScriptedServer,  # noqa: E402
-                               accept_key, open_packet, websocket_server)
+                               accept_key, bad_frames_script, open_packet,
+                               websocket_server)
 from tests.test_client_async import Recorder, run  # noqa: E402
 
 
@@ -355,14 +356,7 @@ def test_handshake_refused_cut_short_or_silent():
 def test_bad_frames_truncation_and_close(frames, closing_code):
     """The message before the fault is delivered, the fault answered with
     its close code, the session ends once with a transport error."""
-    def script(request, server):
-        request.send_frame(ws_kernel.OP_TEXT, open_packet())
-        request.send_frame(ws_kernel.OP_TEXT, '4before')
-        for frame in frames:
-            request.conn.sendall(frame)
-        if closing_code is None:
-            request.conn.shutdown(socket.SHUT_WR)
-        request.received = request.read_frames()
+    script = bad_frames_script(frames, closing_code)
 
     async def main():
         with ScriptedServer(websocket_server(script)) as server:

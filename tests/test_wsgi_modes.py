@@ -157,20 +157,26 @@ class ServerProcess:
             self.process.wait(TIMEOUT)
 
 
-@pytest.fixture(scope='module', params=list(KINDS))
-def server(request):
-    need, _ = KINDS[request.param]
+def serve(kind):
+    """A module fixture's body: the server ``kind`` in its subprocess
+    (skipped when its stack is missing), stopped afterwards, and then the
+    check that the disconnect handler ran at most once per session,
+    whatever the tests did to it."""
+    need, _ = KINDS[kind]
     available(need)
-    process = ServerProcess(request.param)
+    process = ServerProcess(kind)
     try:
         yield process
     finally:
         process.stop()
-    # the disconnect handler ran at most once per session, whatever the
-    # tests did to it
     repeated = {sid: n for sid, n in process.disconnect_counts().items()
                 if n > 1}
     assert not repeated, repeated
+
+
+@pytest.fixture(scope='module', params=list(KINDS))
+def server(request):
+    yield from serve(request.param)
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ import pytest
 from engineio._speedups import websocket as ws_kernel
 from tests.asgi_helpers import OP_BINARY, OP_CLOSE, OP_TEXT
 from tests.loopback import TIMEOUT
-from tests.test_wsgi_modes import (KINDS, ServerProcess, available,
-                                   close_code, open_websocket, recv)
+from tests.test_wsgi_modes import close_code, open_websocket, recv, serve
 
 OP_CONT, OP_PING, OP_PONG = 0, 9, 10
 SERVER_KINDS = ['gunicorn-gthread', 'gevent', 'gevent-plain', 'eventlet']
@@ -43,16 +42,7 @@ def frame(opcode, payload, fin=True):
 
 @pytest.fixture(scope='module', params=SERVER_KINDS)
 def server(request):
-    need, _ = KINDS[request.param]
-    available(need)
-    process = ServerProcess(request.param)
-    try:
-        yield process
-    finally:
-        process.stop()
-    repeated = {sid: n for sid, n in process.disconnect_counts().items()
-                if n > 1}
-    assert not repeated, repeated
+    yield from serve(request.param)
 
 
 def server_rss_kb(server):
