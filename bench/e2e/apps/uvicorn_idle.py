@@ -34,29 +34,22 @@ import signal
 import socket
 import sys
 
+from py_echo import kernels, version_of
+
 OPEN_PACKET = ('0{"sid":"%s","upgrades":[],"pingInterval":25000,'
                '"pingTimeout":20000,"maxPayload":1000000}')
 
 
-def installed(module):
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
-
-
-def version_of(name):
-    try:
-        from importlib.metadata import version
-        return version(name)
-    except Exception:
-        return None
-
-
-def kernels():
-    try:
-        from engineio import _speedups
-        return getattr(_speedups, 'IMPLEMENTATION', None)
-    except ImportError:
-        return 'reference'        # python-engineio has no _speedups
+async def accept_and_open(receive, send):
+    """Accept the WebSocket and send an Engine.IO OPEN packet; False when
+    the client left before the connect event."""
+    message = await receive()
+    if message['type'] != 'websocket.connect':
+        return False
+    await send({'type': 'websocket.accept'})
+    await send({'type': 'websocket.send',
+                'text': OPEN_PACKET % os.urandom(10).hex()})
+    return True
 
 
 def report_tasks():
@@ -87,12 +80,8 @@ async def bare_app(scope, receive, send):
                     'headers': [(b'content-length', b'0')]})
         await send({'type': 'http.response.body', 'body': b''})
         return
-    message = await receive()
-    if message['type'] != 'websocket.connect':
+    if not await accept_and_open(receive, send):
         return
-    await send({'type': 'websocket.accept'})
-    await send({'type': 'websocket.send',
-                'text': OPEN_PACKET % os.urandom(10).hex()})
     while True:
         message = await receive()
         if message['type'] == 'websocket.disconnect':
@@ -146,12 +135,8 @@ async def ping_app(scope, receive, send):
     if scope['type'] != 'websocket':
         await bare_app(scope, receive, send)
         return
-    message = await receive()
-    if message['type'] != 'websocket.connect':
+    if not await accept_and_open(receive, send):
         return
-    await send({'type': 'websocket.accept'})
-    await send({'type': 'websocket.send',
-                'text': OPEN_PACKET % os.urandom(10).hex()})
     state = {'open': True}
     PINGER.add(send, state)
     try:
