@@ -29,7 +29,7 @@ from bench.__main__ import (REF_VENV, Verdicts, ensure_reference_venv,
                             format_ratio, render_table)
 from bench.e2e.__main__ import (choose_cpus, load_average, median_of, pick,
                                 spread)
-from bench.e2e.servers import (JS, NODE_MODULES, ROOT, Server, Variant,
+from bench.e2e.servers import (APP, JS, NODE_MODULES, ROOT, Server, Variant,
                                base_env, installed_version, log, node_binary,
                                pin, requirement_names)
 from bench.e2e.tables import fmt
@@ -193,6 +193,22 @@ def make_variants(names: List[str], scratch: Path) -> List[Variant]:
             variants.append(Variant(name, 'clients',
                                     [sys.executable, str(WORKER)], env, ROOT))
     return variants
+
+
+def server_variant(name: str, scratch: Path) -> Variant:
+    """The echo server every client variant talks to: the official Node.js
+    server (default), or this project's embedded server (``engineio.run``,
+    compiled kernels), whose CPU per connection is lower, for the connect
+    scenarios where Node's one core is the limit."""
+    if name == 'node':
+        return Variant('node', 'node', [node_binary(), str(JS / 'server.js'),
+                                        str(NODE_MODULES)], base_env(),
+                       scratch)
+    env = base_env()
+    env['PYTHONPATH'] = str(ROOT)
+    return Variant('compiled', 'embedded', [
+        sys.executable, str(APP), '--mode', 'embedded',
+        '--max-connections', '4096'], env, ROOT)
 
 
 # ---------------------------------------------------------------------------
@@ -434,6 +450,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--setup-ref', action='store_true',
                         help='install what the reference clients need into '
                              '.venv-ref and exit')
+    parser.add_argument('--server', choices=('node', 'embedded'),
+                        default='node',
+                        help="the echo server: Node.js engine.io (default) "
+                             "or this project's embedded server")
     parser.add_argument('--server-cpu', type=int, default=0)
     parser.add_argument('--client-cpu', type=int, default=1)
     parser.add_argument('--no-pin', action='store_true')
@@ -477,9 +497,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     runs: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix='engineio-clients-') as scratch:
         variants = make_variants(names, Path(scratch))
-        node = Variant('node', 'node', [node_binary(), str(JS / 'server.js'),
-                                        str(NODE_MODULES)], base_env(),
-                       Path(scratch))
+        node = server_variant(args.server, Path(scratch))
         total = len(chosen) * args.rounds * len(variants)
         count = 0
         for scenario in chosen:
@@ -527,10 +545,15 @@ def main(argv: Optional[List[str]] = None) -> int:
           '%s, client on CPU %s' % (load_start, load_end, cpus[0], cpus[1]))
     server_info: Dict[str, Any] = next(
         (r['server'] for r in runs if r.get('server')), {})
-    print('  server: node %s, engine.io %s, ws %s (bench/e2e/js/server.js: '
-          'echo, default options)' % (server_info.get('node', '?'),
-                                      server_info.get('engine.io', '?'),
-                                      server_info.get('ws', '?')))
+    if args.server == 'node':
+        print('  server: node %s, engine.io %s, ws %s (bench/e2e/js/server.js:'
+              ' echo, default options)' % (server_info.get('node', '?'),
+                                           server_info.get('engine.io', '?'),
+                                           server_info.get('ws', '?')))
+    else:
+        print('  server: this project\'s embedded server, %s kernels '
+              '(bench/e2e/apps/py_echo.py --mode embedded: echo, default '
+              'options)' % server_info.get('kernels', '?'))
     for variant in variants:
         info = variant.info
         versions = info.get('versions') or {}
