@@ -16,6 +16,7 @@ cancellation) and resets the client.
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import logging
 import signal
@@ -510,9 +511,12 @@ class AsyncClient(base_client.BaseClient):
         extra = self.websocket_extra_options
         proxy = extra.get('proxy')
         auth = extra.get('proxy_auth')
-        if proxy is None and http is not None:
-            proxy = getattr(http, '_default_proxy', None)
+        if http is not None:
+            # as aiohttp's request: the session's proxy_auth applies to the
+            # option's proxy too
             auth = auth or getattr(http, '_default_proxy_auth', None)
+            if proxy is None:
+                proxy = getattr(http, '_default_proxy', None)
             if proxy is None and http.trust_env:
                 try:
                     proxy, env_auth = aiohttp.helpers.get_env_proxy_for_url(
@@ -527,12 +531,16 @@ class AsyncClient(base_client.BaseClient):
             raise ValueError('only http:// proxies are supported for the '
                              'WebSocket, not %s' % proxy)
         proxy_headers = list((extra.get('proxy_headers') or {}).items())
-        if auth is None and parsed.username:
-            auth = aiohttp.BasicAuth(
-                urllib.parse.unquote(parsed.username),
-                urllib.parse.unquote(parsed.password or ''))
         if auth is not None:
             proxy_headers.append(('Proxy-Authorization', auth.encode()))
+        elif parsed.username:
+            # encoded here: aiohttp 3.14 deprecates BasicAuth
+            credentials = '%s:%s' % (urllib.parse.unquote(parsed.username),
+                                     urllib.parse.unquote(parsed.password
+                                                          or ''))
+            token = base64.b64encode(credentials.encode('latin-1'))
+            proxy_headers.append(('Proxy-Authorization',
+                                  'Basic ' + token.decode('ascii')))
         return {'proxy': (parsed.hostname, parsed.port or 80),
                 'proxy_headers': proxy_headers}
 

@@ -497,7 +497,13 @@ class Client(base_client.BaseClient):
             self.base_url = websocket_url
             self.logger.info('Attempting WebSocket connection to %s',
                              websocket_url)
-        options = self._websocket_options(websocket_url, headers)
+        try:
+            options = self._websocket_options(websocket_url, headers)
+        except exceptions.ConnectionError as exc:  # an unsupported proxy
+            if upgrade:
+                self.logger.warning('WebSocket upgrade failed: %s', exc)
+                return False
+            raise
         try:
             ws = _websocket.connect(websocket_url + self._get_url_timestamp(),
                                     **options)
