@@ -25,12 +25,12 @@ aiohttp's ``ws_connect()``, which python-engineio passed them to).
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple, \
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, \
     Union
 
+from . import _async_tcp as _tcp
 from . import _client_websocket as _cws
 from ._client_websocket import (WebSocketClosed, WebSocketError,
                                 WebSocketHandshakeError, WebSocketTimeout)
@@ -119,18 +119,26 @@ class AsyncClientWebSocket(asyncio.Protocol):
         self.transport: Any = None
         self.paused = False
         self._loop = loop
-        self._handshake = handshake
+        self._handshake: Any = handshake
         self._codec = _cws.FrameCodec(max_size)
         self._fingerprint = fingerprint
         self._tunnel = tunnel
         self._state = _TUNNEL if tunnel else _HANDSHAKE
         self._buffer = b''
+        #: bytes of the first request (the tunnel's, else the handshake)
+        #: sent with the connection by engineio._async_tcp.open_socket
+        self._sent_early = 0
         #: resolved when the tunnel, then the handshake, is done
-        self._step: asyncio.Future[None] = loop.create_future()
-        self._lost: asyncio.Future[None] = loop.create_future()
+        self._step: Any = loop.create_future()
+        #: the connection is gone; ``_lost`` (made when someone waits for
+        #: it) is resolved then
+        self._is_lost = False
+        self._lost: Optional[asyncio.Future[None]] = None
+        #: the headers of the handshake's answer (for their cookies)
+        self.response_headers: Dict[str, str] = {}
         self._messages: Deque[Union[str, bytes]] = deque()
         self._waiter: Optional[asyncio.Future[None]] = None
-        self._drain_waiters: List[asyncio.Future[None]] = []
+        self._drain_waiters: Optional[List[asyncio.Future[None]]] = None
         self._on_message: Optional[Callable[[Any], None]] = None
         self._on_close: Optional[Callable[[int, str], None]] = None
         self._close_reported = False
@@ -140,24 +148,21 @@ class AsyncClientWebSocket(asyncio.Protocol):
     def closed(self) -> Optional[Tuple[int, str]]:
         return self._codec.closed
 
-    @property
-    def response_headers(self) -> Any:
-        return self._handshake.response_headers
-
     # -- asyncio.Protocol --------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
+        # TCP_NODELAY: set by engineio._async_tcp.open_socket
         self.transport = transport
-        sock = transport.get_extra_info('socket')
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except (OSError, AttributeError):  # pragma: no cover
-                pass
         if self._tunnel:
-            transport.write(self._tunnel)
+            self._write_rest(self._tunnel)
         else:
             self._send_handshake()
+
+    def _write_rest(self, data: bytes) -> None:
+        """Write ``data`` but what open_socket already sent of it."""
+        early, self._sent_early = self._sent_early, 0
+        if early < len(data):
+            self.transport.write(data[early:] if early else data)
 
     def _send_handshake(self) -> None:
         if self._fingerprint is not None:
@@ -167,7 +172,7 @@ class AsyncClientWebSocket(asyncio.Protocol):
                 self._fail(exc)
                 return
         self._state = _HANDSHAKE
-        self.transport.write(self._handshake.request)
+        self._write_rest(self._handshake.request)
 
     def data_received(self, data: bytes) -> None:
         if self._state == _OPEN:
@@ -194,8 +199,8 @@ class AsyncClientWebSocket(asyncio.Protocol):
             if rest is None:
                 return
             self._state = _OPEN
-            if not self._step.done():
-                self._step.set_result(None)
+            self.response_headers = self._handshake.response_headers
+            self._step_done()
             if rest:
                 self.data_received(rest)
         else:
@@ -210,8 +215,7 @@ class AsyncClientWebSocket(asyncio.Protocol):
                 return
             self._buffer = b''
             self._state = _HANDSHAKE
-            if not self._step.done():
-                self._step.set_result(None)
+            self._step_done()
 
     def eof_received(self) -> bool:
         self._codec.receive_eof()
@@ -220,13 +224,16 @@ class AsyncClientWebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Optional[BaseException]) -> None:
         self._codec.lost(str(exc) if exc else
                          'connection closed without a close frame')
-        if not self._step.done():
-            self._step.set_exception(
+        step = self._step
+        if step is not None and not step.done():
+            step.set_exception(
                 WebSocketHandshakeError('connection closed during the %s' % (
                     'proxy CONNECT' if self._state == _TUNNEL
                     else 'WebSocket handshake')))
-        if not self._lost.done():
-            self._lost.set_result(None)
+        self._is_lost = True
+        lost = self._lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
@@ -243,9 +250,15 @@ class AsyncClientWebSocket(asyncio.Protocol):
 
     # -- opening -----------------------------------------------------------
 
+    def _step_done(self) -> None:
+        step = self._step
+        if step is not None and not step.done():
+            step.set_result(None)
+
     def _fail(self, exc: BaseException) -> None:
-        if not self._step.done():
-            self._step.set_exception(exc)
+        step = self._step
+        if step is not None and not step.done():
+            step.set_exception(exc)
         self.abort()
 
     async def _open(self, secure: bool, ssl_context: Any,
@@ -254,13 +267,28 @@ class AsyncClientWebSocket(asyncio.Protocol):
         loop = self._loop
         handshake = self._handshake
         if proxy is None:
-            await loop.create_connection(
-                lambda: self, handshake.host, handshake.port,
-                ssl=ssl_context if secure else None,
-                server_hostname=(server_hostname or handshake.host)
-                if secure else None)
+            # a plain handshake goes out with the connection (see
+            # engineio._async_tcp); TLS has to be set up first
+            sock, self._sent_early = await _tcp.open_socket(
+                loop, handshake.host, handshake.port,
+                b'' if secure else handshake.request)
+            try:
+                await loop.create_connection(
+                    lambda: self, sock=sock,
+                    ssl=ssl_context if secure else None,
+                    server_hostname=(server_hostname or handshake.host)
+                    if secure else None)
+            except BaseException:
+                sock.close()
+                raise
         else:
-            await loop.create_connection(lambda: self, proxy[0], proxy[1])
+            sock, self._sent_early = await _tcp.open_socket(
+                loop, proxy[0], proxy[1], self._tunnel or b'')
+            try:
+                await loop.create_connection(lambda: self, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
             await self._step
             self._step = loop.create_future()
             if secure:
@@ -269,6 +297,11 @@ class AsyncClientWebSocket(asyncio.Protocol):
                     server_hostname=server_hostname or handshake.host)
             self._send_handshake()
         await self._step
+        # open: what only the opening needed goes (an idle connection keeps
+        # as few objects as it can)
+        self._step = None
+        self._tunnel = None
+        self._handshake = None
 
     # -- reading -----------------------------------------------------------
 
@@ -337,14 +370,16 @@ class AsyncClientWebSocket(asyncio.Protocol):
     async def drain(self) -> None:
         """Wait while the transport's buffer is over its high-water mark
         (until it drains or the connection is lost)."""
-        if self.paused and not self._lost.done():
+        if self.paused and not self._is_lost:
             waiter = self._loop.create_future()
+            if self._drain_waiters is None:
+                self._drain_waiters = []
             self._drain_waiters.append(waiter)
             await waiter
 
     def _release_drain(self) -> None:
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
+        waiters, self._drain_waiters = self._drain_waiters, None
+        for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -381,7 +416,9 @@ class AsyncClientWebSocket(asyncio.Protocol):
             frame = self._codec.close_frame(code)
             if frame:
                 transport.write(frame)
-        if not self._lost.done():
+        if not self._is_lost:
+            if self._lost is None:
+                self._lost = self._loop.create_future()
             try:
                 await _within(asyncio.shield(self._lost), timeout)
             except asyncio.TimeoutError:

@@ -274,6 +274,42 @@ def check_tunnel_answer(status: int, rest: bytes) -> None:
                                       'was used')
 
 
+#: ``scheme://netloc`` -> (secure, host, port, Host header): every
+#: connection of a client goes to the same place, with a new query string
+#: (the timestamp) each time
+_origins: Dict[str, Tuple[bool, str, int, str]] = {}
+
+
+def _split_url(url: str) -> Tuple[bool, str, int, str, str]:
+    """``(secure, host, port, Host header, request target)`` of a ``ws``/
+    ``wss`` URL; ValueError for another scheme or no host.  The origin's
+    parse is cached (urlsplit on every connection's unique URL would also
+    fill urllib's own cache with entries never used again)."""
+    scheme_end = url.find('://')
+    cut = len(url)
+    for stop in '/?#':
+        found = url.find(stop, scheme_end + 3 if scheme_end >= 0 else 0)
+        if 0 <= found < cut:
+            cut = found
+    origin = url[:cut]
+    known = _origins.get(origin)
+    if known is None:
+        parsed = urllib.parse.urlsplit(origin)
+        if parsed.scheme not in ('ws', 'wss') or not parsed.hostname:
+            raise ValueError('Invalid WebSocket URL %r' % url)
+        secure = parsed.scheme == 'wss'
+        known = (secure, parsed.hostname,
+                 parsed.port or (443 if secure else 80),
+                 parsed.netloc.rpartition('@')[2])
+        if len(_origins) >= 64:
+            _origins.clear()
+        _origins[origin] = known
+    rest = url[cut:].partition('#')[0]
+    if not rest.startswith('/'):
+        rest = '/' + rest
+    return known + (rest,)  # type: ignore[return-value]
+
+
 class Handshake:
     """The opening handshake of one client WebSocket, sans I/O.
 
@@ -287,19 +323,12 @@ class Handshake:
 
     def __init__(self, url: str, headers: Sequence[Tuple[str, str]] = (),
                  subprotocols: Optional[Sequence[str]] = None) -> None:
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ('ws', 'wss') or not parsed.hostname:
-            raise ValueError('Invalid WebSocket URL %r' % url)
-        self.secure = parsed.scheme == 'wss'
-        self.host: str = parsed.hostname
-        self.port: int = parsed.port or (443 if self.secure else 80)
+        self.secure, self.host, self.port, host_header, target = \
+            _split_url(url)
         self.subprotocols = list(subprotocols or ())
         self.key = base64.b64encode(os.urandom(16)).decode('ascii')
         self.response_headers: Dict[str, str] = {}
         self._buffer = b''
-        target = (parsed.path or '/') + ('?' + parsed.query
-                                         if parsed.query else '')
-        host_header = parsed.netloc.rpartition('@')[2]
         extra = []
         for name, value in headers:
             if name.lower() == 'host':

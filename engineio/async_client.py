@@ -145,7 +145,10 @@ class AsyncClient(base_client.BaseClient):
         _websocket.check_options(self.websocket_extra_options)
         self._generation = 0
         self._ending_task: Any = None
+        #: set when a session ends (made by whoever waits for it:
+        #: ``_done`` says whether it has ended)
         self._finished: Optional[asyncio.Event] = None
+        self._done = True
         self._own_http = False
         # the timer that watches the server's heartbeat on the WebSocket
         self._heartbeat: Any = None
@@ -194,8 +197,12 @@ class AsyncClient(base_client.BaseClient):
             raise exceptions.ConnectionError(
                 'the aiohttp package is not installed')
         self._generation += 1
-        self._finished = asyncio.Event()
-        self.queue = self.create_queue()
+        self._finished = None
+        self._done = False
+        # the polling writer's queue: made when polling starts or something
+        # is sent before the WebSocket is open (a WebSocket session needs
+        # none: an idle client keeps fewer objects)
+        self.queue = None
         self.ws = None
         self.read_loop_task = self.write_loop_task = None
         headers = dict(headers or {})
@@ -207,7 +214,7 @@ class AsyncClient(base_client.BaseClient):
         except BaseException:
             if self._core.state == _core.DISCONNECTED:
                 await self._release_http()
-                self._finished.set()
+                self._set_finished()
             raise
 
     async def wait(self) -> None:
@@ -218,8 +225,24 @@ class AsyncClient(base_client.BaseClient):
 
         Note: this method is a coroutine.
         """
-        if self._finished is not None:
+        await self._wait_finished()
+
+    async def _wait_finished(self) -> None:
+        if not self._done:
+            if self._finished is None:
+                self._finished = asyncio.Event()
             await self._finished.wait()
+
+    def _set_finished(self) -> None:
+        self._done = True
+        if self._finished is not None:
+            self._finished.set()
+
+    def _queue(self) -> Any:
+        """The polling writer's queue, made when first needed."""
+        if self.queue is None:
+            self.queue = self.create_queue()
+        return self.queue
 
     async def send(self, data: Any) -> None:
         """Send a message to the server.
@@ -259,9 +282,9 @@ class AsyncClient(base_client.BaseClient):
         """
         if not await self._end(reason or self.reason.CLIENT_DISCONNECT,
                                send_close=True, abort=abort) and \
-                not abort and self._finished is not None and \
+                not abort and \
                 self._ending_task is not asyncio.current_task():
-            await self._finished.wait()
+            await self._wait_finished()
 
     def start_background_task(self, target: Any, *args: Any,
                               **kwargs: Any) -> Any:
@@ -340,6 +363,7 @@ class AsyncClient(base_client.BaseClient):
         if self._core.should_upgrade() and \
                 await self._connect_websocket(url, headers, engineio_path):
             return
+        self._queue()
         self._start_loops(None)
 
     async def _connect_websocket(self, url: str, headers: Dict[str, str],
@@ -415,13 +439,15 @@ class AsyncClient(base_client.BaseClient):
         """Every packet goes over ``ws`` from now on: what was queued for
         the polling writer first, in one write, then each ``send()``
         directly (see :meth:`_send_packet`)."""
-        queued = []
         queue = self.queue
-        while not queue.empty():
-            pkt = queue.get_nowait()
-            if pkt is not None:
-                queued.append(pkt.encode())
-        ws.send_many(queued)
+        if queue is not None:
+            queued = []
+            while not queue.empty():
+                pkt = queue.get_nowait()
+                if pkt is not None:
+                    queued.append(pkt.encode())
+            ws.send_many(queued)
+            self.queue = None
         self.ws = ws
 
     async def _websocket_options(self, url: str,
@@ -635,7 +661,7 @@ class AsyncClient(base_client.BaseClient):
         if ws is not None:
             ws.send(pkt.encode())
         else:
-            self.queue.put_nowait(pkt)
+            self._queue().put_nowait(pkt)
         if self.logger.isEnabledFor(_INFO):
             self._log_packet('Sending', pkt)
         return True
@@ -802,9 +828,11 @@ class AsyncClient(base_client.BaseClient):
             ws.set_handlers(None, None)
             if send_close:
                 ws.send(_CLOSE_PACKET.encode())
-        elif send_close:
-            self.queue.put_nowait(_CLOSE_PACKET)
-        self.queue.put_nowait(None)
+        else:
+            queue = self._queue()
+            if send_close:
+                queue.put_nowait(_CLOSE_PACKET)
+            queue.put_nowait(None)
         await self._trigger_event('disconnect', reason, run_async=False)
         reader, writer = self.read_loop_task, self.write_loop_task
         if writer is not None and writer is not current:
@@ -840,8 +868,7 @@ class AsyncClient(base_client.BaseClient):
         # ``finally`` that drops their reference
         for task in [t for t in task_reference_holder if t.done()]:
             task_reference_holder.discard(task)
-        if self._finished is not None:
-            self._finished.set()
+        self._set_finished()
 
     async def _trigger_event(self, event: str, *args: Any,
                              **kwargs: Any) -> Any:
