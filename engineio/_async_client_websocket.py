@@ -101,6 +101,12 @@ async def _within(awaitable: Any, timeout: Optional[float]) -> Any:
         return await awaitable
 
 
+def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(WebSocketTimeout(
+            'no data from the server in %.1f s' % timeout))
+
+
 class AsyncClientWebSocket(asyncio.Protocol):
     """One client WebSocket on asyncio (see the module).
 
@@ -263,10 +269,16 @@ class AsyncClientWebSocket(asyncio.Protocol):
 
     async def _open(self, secure: bool, ssl_context: Any,
                     server_hostname: Optional[str],
-                    proxy: Optional[Tuple[str, int]]) -> None:
+                    proxy: Optional[Tuple[str, int]],
+                    transport: Any = None) -> None:
         loop = self._loop
         handshake = self._handshake
-        if proxy is None:
+        if transport is not None:
+            # an idle connection to the server already (the polling
+            # transport's, for the upgrade): the handshake goes on it
+            transport.set_protocol(self)
+            self.connection_made(transport)
+        elif proxy is None:
             # a plain handshake goes out with the connection (see
             # engineio._async_tcp); TLS has to be set up first
             sock, self._sent_early = await _tcp.open_socket(
@@ -318,14 +330,17 @@ class AsyncClientWebSocket(asyncio.Protocol):
         while not self._messages:
             if self._codec.closed is not None:
                 raise WebSocketClosed(*self._codec.closed)
-            self._waiter = self._loop.create_future()
+            waiter = self._waiter = self._loop.create_future()
+            # a timer on the future, not asyncio.timeout(): nothing but the
+            # future to cancel, no task cancellation to undo
+            timer = None if timeout is None else self._loop.call_later(
+                timeout, _expire, waiter, timeout)
             try:
-                await _within(self._waiter, timeout)
-            except asyncio.TimeoutError:
-                raise WebSocketTimeout('no data from the server in %.1f s'
-                                       % (timeout or 0)) from None
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         return self._messages.popleft()
 
     def set_handlers(self, on_message: Optional[Callable[[Any], None]],
@@ -442,7 +457,8 @@ async def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
                   proxy: Optional[Tuple[str, int]] = None,
                   proxy_headers: Sequence[Tuple[str, str]] = (),
                   subprotocols: Optional[Sequence[str]] = None,
-                  max_size: Optional[int] = None) -> AsyncClientWebSocket:
+                  max_size: Optional[int] = None,
+                  transport: Any = None) -> AsyncClientWebSocket:
     """Open a WebSocket to ``url`` (``ws://`` or ``wss://``) within
     ``timeout`` seconds.
 
@@ -450,7 +466,11 @@ async def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
     ours); ``ssl_context`` is required for ``wss``; ``fingerprint`` (an
     ``aiohttp.Fingerprint``) is checked against the server's certificate;
     ``proxy`` is ``(host, port)`` of an HTTP proxy to tunnel through, with
-    ``proxy_headers`` on the ``CONNECT``.  Raises WebSocketHandshakeError
+    ``proxy_headers`` on the ``CONNECT``.  ``transport``: an open, idle
+    connection to the server (or through the proxy's tunnel) to make the
+    handshake on instead of opening one (the polling transport's
+    keep-alive connection at an upgrade, as aiohttp's pool reused it); it
+    is the WebSocket's from then on, closed with it.  Raises WebSocketHandshakeError
     when the server (or the proxy) refuses, WebSocketTimeout when it is too
     slow, ``ssl.SSLError`` when TLS fails (an untrusted certificate
     included), OSError when the network does, ValueError for a bad URL.
@@ -464,7 +484,7 @@ async def connect(url: str, *, headers: Sequence[Tuple[str, str]] = (),
     ws = AsyncClientWebSocket(handshake, max_size, loop, fingerprint, tunnel)
     try:
         await _within(ws._open(handshake.secure, ssl_context, server_hostname,
-                               proxy), timeout)
+                               proxy, transport), timeout)
     except asyncio.TimeoutError:
         ws.abort()
         raise WebSocketTimeout('no WebSocket handshake answer in %g s'

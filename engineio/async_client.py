@@ -1,8 +1,13 @@
 """The asyncio Engine.IO client (python-engineio's ``engineio.AsyncClient``).
 
-Thin glue around :class:`engineio._sansio.client.ClientCore`.  Polling goes
-through aiohttp (a reader task and a writer task per connection, as
-python-engineio does).  The WebSocket is our own asyncio protocol
+Thin glue around :class:`engineio._sansio.client.ClientCore`.  Polling (a
+reader task and a writer task per connection, as python-engineio does) goes
+through our own HTTP/1.1 client (:mod:`engineio._async_client_http`), or
+through aiohttp when the application gives an ``http_session``; at an
+upgrade our client's idle keep-alive connection carries the WebSocket
+handshake, as aiohttp's connection pool did.  aiohttp is needed only for an
+application's session (and the ``params``/``fingerprint`` WebSocket
+options).  The WebSocket is our own asyncio protocol
 (:mod:`engineio._async_client_websocket`): received messages reach the core
 from ``data_received`` with no task in between, ``send()`` writes the frame
 at once, and a timer watches the server's heartbeat; only the message
@@ -33,7 +38,9 @@ try:
     import yarl
 except ImportError:  # pragma: no cover
     aiohttp = None  # type: ignore[assignment]
+    yarl = None  # type: ignore[assignment]
 
+from . import _async_client_http as _http
 from . import _async_client_websocket as _websocket
 from . import base_client, exceptions, packet
 from ._sansio import client as _core
@@ -93,6 +100,21 @@ def _ssl_context(verified: bool) -> ssl.SSLContext:
     return context
 
 
+#: aiohttp's errors, where it is installed (AsyncClient needs it only for an
+#: ``http_session`` of the application's)
+_AIOHTTP_ERRORS: Tuple[Any, ...] = (aiohttp.ClientError,) \
+    if aiohttp is not None else ()
+#: ``websocket_extra_options`` that make the WebSocket's connection differ
+#: from the polling requests' (see AsyncClient._open_websocket)
+_OWN_CONNECTION_OPTIONS = frozenset(['ssl', 'verify_ssl', 'ssl_context',
+                                     'fingerprint', 'server_hostname',
+                                     'proxy'])
+
+
+#: ``websocket_extra_options`` that need aiohttp (and yarl)
+_NEEDS_AIOHTTP = frozenset(['params', 'fingerprint'])
+
+
 class _RequestFailed(Exception):
     """An HTTP request did not get a complete answer."""
 
@@ -120,7 +142,10 @@ class AsyncClient(base_client.BaseClient):
                          function (or coroutine function) that returns one.
                          Use it if you need to add special client options such
                          as proxy servers, SSL certificates, custom CA bundle,
-                         etc.
+                         etc.  Without it the client makes its polling requests
+                         with its own HTTP/1.1 client (keep-alive, cookies,
+                         redirects, gzip/deflate, as aiohttp's default session)
+                         and needs no aiohttp; ``http`` then stays None.
     :param ssl_verify: ``True`` to verify SSL certificates, or ``False`` to
                        skip SSL certificate verification, allowing
                        connections to servers with self signed certificates.
@@ -150,6 +175,9 @@ class AsyncClient(base_client.BaseClient):
         self._finished: Optional[asyncio.Event] = None
         self._done = True
         self._own_http = False
+        #: our HTTP client (polling without an http_session): see
+        #: _plain_http
+        self._http_client: Any = None
         # the timer that watches the server's heartbeat on the WebSocket
         self._heartbeat: Any = None
 
@@ -192,7 +220,11 @@ class AsyncClient(base_client.BaseClient):
                 self.logger.warning('Signal handler is unsupported')
             async_signal_handler_set = True
         first = self._core.start(transports)
-        if aiohttp is None:  # pragma: no cover
+        if aiohttp is None and (
+                self.http is not None or self.http_factory is not None or
+                _NEEDS_AIOHTTP.intersection(self.websocket_extra_options)):
+            # our own HTTP and WebSocket clients need no aiohttp; an
+            # application's session and these options do
             self._core.reset()
             raise exceptions.ConnectionError(
                 'the aiohttp package is not installed')
@@ -382,9 +414,9 @@ class AsyncClient(base_client.BaseClient):
         try:
             options = await self._websocket_options(
                 websocket_url + self._get_url_timestamp(), headers)
-            ws = await _websocket.connect(**options)
+            ws = await self._open_websocket(options, upgrade)
         except (_websocket.WebSocketError, OSError, ValueError,
-                aiohttp.ClientError) as exc:
+                *_AIOHTTP_ERRORS) as exc:
             if upgrade:
                 self.logger.warning('WebSocket upgrade failed: %s', exc)
                 return False
@@ -427,6 +459,28 @@ class AsyncClient(base_client.BaseClient):
             if self.websocket_extra_options.get('heartbeat'):
                 ws.keepalive(self.websocket_extra_options['heartbeat'])
         return True
+
+    async def _open_websocket(self, options: Dict[str, Any],
+                              upgrade: bool) -> Any:
+        """Open the WebSocket.  An upgrade from polling done by our HTTP
+        client makes its handshake on the polling transport's idle
+        keep-alive connection (one TCP connection per session, as aiohttp's
+        pool gave python-engineio), unless the WebSocket has settings of its
+        own (a proxy, TLS options) that connection was not made with; a
+        connection the server closed meanwhile is replaced by a new one."""
+        client = self._http_client
+        if upgrade and client is not None and 'proxy' not in options and \
+                not _OWN_CONNECTION_OPTIONS.intersection(
+                    self.websocket_extra_options):
+            transport = client.take_connection(options['url'])
+            if transport is not None:
+                try:
+                    return await _websocket.connect(transport=transport,
+                                                    **options)
+                except _websocket.WebSocketHandshakeError as exc:
+                    if exc.status:  # the server answered: that is final
+                        raise
+        return await _websocket.connect(**options)
 
     def _close_timeout(self) -> float:
         """How long the closing handshake may take: the option ``timeout``
@@ -481,6 +535,12 @@ class AsyncClient(base_client.BaseClient):
                 yarl.URL('http' + url[2:]))
             cookie = '; '.join('%s=%s' % (k, m.value)
                                for k, m in jar.items()) or None
+        elif self._http_client is not None:
+            # polling came first, through our HTTP client: its cookies (a
+            # sticky load balancer's) go with the upgrade, the user's too
+            if cookie is not None:
+                self._http_client.add_cookies(cookie, url)
+            cookie = self._http_client.cookie_header(url)
         if cookie:
             handshake['Cookie'] = cookie
         handshake.update(extra.get('headers') or {})
@@ -574,7 +634,10 @@ class AsyncClient(base_client.BaseClient):
         """Cookies the WebSocket handshake answer set go to the session's
         jar, as aiohttp's ``ws_connect()`` did."""
         set_cookie = ws.response_headers.get('set-cookie')
-        if set_cookie and self.http is not None:
+        if set_cookie and self.http is None and \
+                self._http_client is not None:
+            self._http_client.store_cookies(set_cookie, url)
+        elif set_cookie and self.http is not None:
             jar: SimpleCookie = SimpleCookie()
             try:
                 jar.load(set_cookie)
@@ -617,6 +680,15 @@ class AsyncClient(base_client.BaseClient):
         """``(status, body)``; raises _RequestFailed when there is no whole
         answer within ``timeout`` or it is longer than
         ``max_message_size``."""
+        if self.http is None and self.http_factory is None:
+            try:
+                return await self._plain_http().request(
+                    method, url, headers=headers, body=body, timeout=timeout)
+            except _http.HTTPError as exc:
+                message = str(exc) or type(exc).__name__
+                self.logger.info('HTTP %s request to %s failed with error '
+                                 '%s.', method, url, message)
+                raise _RequestFailed(message) from None
         http = await self._get_http()
         kwargs: Dict[str, Any] = {
             'headers': headers, 'data': body,
@@ -641,7 +713,24 @@ class AsyncClient(base_client.BaseClient):
                              method, url, message)
             raise _RequestFailed(message) from None
 
+    def _plain_http(self) -> Any:
+        """Our own HTTP/1.1 client (:mod:`engineio._async_client_http`),
+        for the polling requests of a client given no ``http_session``: what
+        aiohttp's default session did (keep-alive, cookies, redirects,
+        gzip/deflate, TLS verified unless ``ssl_verify`` is False) at a
+        fraction of its cost per request."""
+        client = self._http_client
+        if client is None or client.closed:
+            verified = bool(self.ssl_verify)
+            client = self._http_client = _http.HTTPClient(
+                ssl_context_factory=lambda: _ssl_context(verified),
+                max_body=self.max_message_size)
+        return client
+
     async def _release_http(self) -> None:
+        client, self._http_client = self._http_client, None
+        if client is not None:
+            await client.close()
         if not self.external_http:
             if self._own_http and self.http is not None and \
                     not self.http.closed:
