@@ -175,6 +175,7 @@ class AsyncClient(base_client.BaseClient):
         self._finished: Optional[asyncio.Event] = None
         self._done = True
         self._own_http = False
+        self._loop: Any = None
         #: our HTTP client (polling without an http_session): see
         #: _plain_http
         self._http_client: Any = None
@@ -229,6 +230,9 @@ class AsyncClient(base_client.BaseClient):
             raise exceptions.ConnectionError(
                 'the aiohttp package is not installed')
         self._generation += 1
+        #: the session's loop (asyncio.get_running_loop() asks the kernel
+        #: for the pid on every call before Python 3.12)
+        self._loop = asyncio.get_running_loop()
         self._finished = None
         self._done = False
         # the polling writer's queue: made when polling starts or something
@@ -769,9 +773,8 @@ class AsyncClient(base_client.BaseClient):
                 # checks); the task drops its own reference when it ends
                 # (_run_message), as a done callback would cost one more
                 # turn of the event loop per message
-                task_reference_holder.add(
-                    asyncio.get_running_loop().create_task(
-                        self._run_message(handler, data)))
+                task_reference_holder.add(self._loop.create_task(
+                    self._run_message(handler, data)))
         elif action == _core.ACTION_SEND:
             self._send_packet(data)
         elif action == _core.ACTION_CLOSE:
@@ -811,7 +814,7 @@ class AsyncClient(base_client.BaseClient):
             return
         left = self._core.time_left(time.monotonic())
         if left > 0:
-            self._heartbeat = asyncio.get_running_loop().call_later(
+            self._heartbeat = self._loop.call_later(
                 left, self._watch_heartbeat, generation)
         else:
             self.logger.warning('Server has stopped communicating (no ping), '
@@ -992,7 +995,7 @@ class AsyncClient(base_client.BaseClient):
         except Exception:
             self.logger.exception('message handler error')
         finally:
-            task_reference_holder.discard(_current_task())
+            task_reference_holder.discard(_current_task(self._loop))
 
     async def _run_handler(self, event: str, handler: Any, args: Any) -> Any:
         try:
