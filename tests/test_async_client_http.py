@@ -11,9 +11,7 @@ parser is also fed answers byte by byte.  Every wait is bounded.
 """
 import asyncio
 import gzip
-import shutil
 import ssl
-import subprocess
 import threading
 import time
 import zlib
@@ -23,6 +21,7 @@ import pytest
 from engineio import _async_client_http as http
 from engineio._async_client_http import (HTTPClient, HTTPError, HTTPTimeout,
                                          HTTPTooLarge)
+from tests.async_client_helpers import certificate, serve_embedded  # noqa: F401,E501
 from tests.loopback import TIMEOUT
 
 try:
@@ -939,22 +938,6 @@ def test_take_connection():
 
 # -- TLS ----------------------------------------------------------------------
 
-@pytest.fixture(scope='module')
-def certificate(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1: (certfile, keyfile)."""
-    openssl = shutil.which('openssl')
-    if openssl is None:
-        pytest.skip('no openssl command to make a certificate')
-    folder = tmp_path_factory.mktemp('tls')
-    cert, key = str(folder / 'cert.pem'), str(folder / 'key.pem')
-    subprocess.run([openssl, 'req', '-x509', '-newkey', 'rsa:2048',
-                    '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-                    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-                    '-keyout', key, '-out', cert],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
 def test_tls(certificate):
     cert, key = certificate
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -1088,31 +1071,12 @@ def test_engineio_on_uvicorn():
 
 
 def test_engineio_on_the_embedded_server():
-    pytest.importorskip('httptools')
-    uvloop = pytest.importorskip('uvloop')
     import engineio
-    from engineio.embedded import serve
     eio = engineio.AsyncServer(async_handlers=False)
 
     @eio.on('message')
     async def message(sid, data):
         await eio.send(sid, data)
 
-    ready = threading.Event()
-    holder = []
-
-    def on_ready(server):
-        holder.append(server)
-        ready.set()
-
-    thread = threading.Thread(target=lambda: uvloop.run(serve(
-        eio, '127.0.0.1', 0, handle_signals=False, ready=on_ready)),
-        daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(TIMEOUT)
-        run(engineio_exchange(holder[0].port))
-    finally:
-        if holder:
-            holder[0].request_shutdown()
-        thread.join(TIMEOUT + 5)
+    with serve_embedded(eio) as port:
+        run(engineio_exchange(port))

@@ -30,6 +30,24 @@ def listener(family=socket.AF_INET, host='127.0.0.1', backlog=16):
     return sock
 
 
+def full_listener():
+    """A listener that never accepts, its accept queue full (its length is
+    the backlog + 1 on Linux): the next SYN is dropped.  Returns it and the
+    sockets that fill it."""
+    server = listener(backlog=0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(('127.0.0.1', port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    return server, fillers
+
+
 def open_fds():
     return len(os.listdir('/proc/self/fd'))
 
@@ -99,20 +117,9 @@ def test_a_connection_still_being_made_is_waited_for():
     SYN: the client's send says EAGAIN, nothing is sent early, and the
     socket is connected once the server makes room (the SYN is sent
     again after about a second)."""
-    server = listener(backlog=0)
+    server, fillers = full_listener()
     port = server.getsockname()[1]
-    fillers = []
     try:
-        # fill the accept queue (its length is backlog + 1 on Linux)
-        for _ in range(4):
-            filler = socket.socket()
-            filler.setblocking(False)
-            try:
-                filler.connect(('127.0.0.1', port))
-            except BlockingIOError:
-                pass
-            fillers.append(filler)
-
         async def main():
             loop = asyncio.get_running_loop()
             opening = asyncio.ensure_future(_async_tcp.open_socket(
@@ -216,17 +223,8 @@ def test_unresolvable_host_is_an_oserror():
 
 
 def test_cancelled_while_connecting_closes_the_socket():
-    server = listener(backlog=0)
+    server, fillers = full_listener()
     port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect(('127.0.0.1', port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
 
     async def main():
         before = open_fds()

@@ -17,6 +17,7 @@ uvicorn = pytest.importorskip('uvicorn')
 import engineio  # noqa: E402
 from engineio import exceptions  # noqa: E402
 from engineio._speedups import websocket as ws_kernel  # noqa: E402
+from tests.async_client_helpers import Recorder, run  # noqa: E402
 from tests.loopback import TIMEOUT  # noqa: E402
 from tests.test_client import (MODES, NodeServer, ScriptedServer,  # noqa: E402
                                handshake_answer, open_packet,
@@ -62,50 +63,6 @@ def node_server():
         yield server.url
     finally:
         server.close()
-
-
-def run(coroutine):
-    async def bounded():
-        return await asyncio.wait_for(coroutine, TIMEOUT + 10)
-    return asyncio.run(bounded())
-
-
-class Recorder:
-    def __init__(self, **kwargs):
-        kwargs.setdefault('handle_sigint', False)
-        kwargs.setdefault('request_timeout', 3)
-        self.client = engineio.AsyncClient(**kwargs)
-        self.messages = []
-        self.disconnects = []
-        self.changed = asyncio.Event()
-        self.client.on('message', self.on_message)
-        self.client.on('disconnect', self.on_disconnect)
-
-    async def on_message(self, data):
-        self.messages.append(data)
-        self.changed.set()
-
-    def on_disconnect(self, reason):
-        self.disconnects.append(reason)
-        self.changed.set()
-
-    async def wait_for(self, condition):
-        deadline = time.monotonic() + TIMEOUT
-        while not condition():
-            self.changed.clear()
-            await asyncio.wait_for(self.changed.wait(),
-                                   deadline - time.monotonic())
-
-    async def wait_disconnect(self):
-        await self.wait_for(lambda: self.disconnects)
-        await asyncio.wait_for(self.client.wait(), TIMEOUT)
-        assert self.client.state == 'disconnected'
-        for task in (self.client.read_loop_task, self.client.write_loop_task):
-            if task is not None:
-                await asyncio.wait([task], timeout=TIMEOUT)
-                assert task.done()
-        assert len(self.disconnects) == 1, self.disconnects
-        return self.disconnects[0]
 
 
 async def exchange(url, transports):

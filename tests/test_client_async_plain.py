@@ -11,11 +11,12 @@ that counts the TCP connections, for the reuse of the polling connection.
 """
 import asyncio
 import threading
-import time
 
 import pytest
 
 import engineio
+from tests import async_client_helpers as helpers
+from tests.async_client_helpers import no_task_left, run, serve_embedded
 from tests.loopback import TIMEOUT
 
 serving = pytest.importorskip('werkzeug.serving')
@@ -89,38 +90,9 @@ def served():
         server.close()
 
 
-def run(coroutine):
-    async def bounded():
-        return await asyncio.wait_for(coroutine, TIMEOUT * 3)
-    return asyncio.run(bounded())
-
-
-class Recorder:
-    def __init__(self):
-        self.client = engineio.AsyncClient(handle_sigint=False,
-                                           request_timeout=3)
-        self.messages = []
-        self.disconnects = []
-        self.changed = asyncio.Event()
-        self.client.on('message', self.on_message)
-        self.client.on('disconnect', self.on_disconnect)
-
-    def on_message(self, data):
-        self.messages.append(data)
-        self.changed.set()
-
-    def on_disconnect(self, reason):
-        self.disconnects.append(reason)
-        self.changed.set()
-
-    async def wait_for(self, condition):
-        deadline = time.monotonic() + TIMEOUT
-        while not condition():
-            self.changed.clear()
-            await asyncio.wait_for(self.changed.wait(),
-                                   deadline - time.monotonic())
-
+class Recorder(helpers.Recorder):
     async def echo(self, count=3):
+        """Text, binary and JSON messages echoed back in order."""
         sent = ['text \u00e9 %d' % i for i in range(count)] + \
             [b'\x00\xffbinary', {'json': [1, None]}]
         for data in sent:
@@ -128,18 +100,6 @@ class Recorder:
         await self.wait_for(lambda: len(self.messages) >= len(sent))
         assert self.messages == sent
         self.messages.clear()
-
-
-async def no_task_left():
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        others = [t for t in asyncio.all_tasks()
-                  if t is not asyncio.current_task() and
-                  not t.get_coro().__qualname__.endswith('bounded')]
-        if not others:
-            return
-        assert time.monotonic() < deadline, others
-        await asyncio.wait(others, timeout=deadline - time.monotonic())
 
 
 def test_polling_then_upgrade(served):
@@ -233,33 +193,14 @@ def test_server_gone_is_a_connection_error():
 
 @pytest.fixture
 def embedded_url():
-    pytest.importorskip('httptools')
-    uvloop = pytest.importorskip('uvloop')
-    from engineio.embedded import serve
     eio = engineio.AsyncServer(async_handlers=False)
 
     @eio.on('message')
     async def message(sid, data):
         await eio.send(sid, data)
 
-    ready = threading.Event()
-    holder = []
-
-    def on_ready(server):
-        holder.append(server)
-        ready.set()
-
-    thread = threading.Thread(target=lambda: uvloop.run(serve(
-        eio, '127.0.0.1', 0, handle_signals=False, ready=on_ready)),
-        daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(TIMEOUT)
-        yield holder[0].port
-    finally:
-        if holder:
-            holder[0].request_shutdown()
-        thread.join(TIMEOUT)
+    with serve_embedded(eio) as port:
+        yield port
 
 
 @pytest.mark.parametrize('transports, most', [

@@ -10,10 +10,8 @@ test checks that the disconnect handler ran once and no task is left.
 Skipped where aiohttp or uvicorn is missing (PyPy).
 """
 import asyncio
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import warnings
@@ -34,21 +32,8 @@ from tests.loopback import TIMEOUT  # noqa: E402
 from tests.test_client import (NodeServer, ScriptedServer,  # noqa: E402
                                accept_key, bad_frames_script, open_packet,
                                websocket_server)
-from tests.test_client_async import Recorder, run  # noqa: E402
-
-
-async def no_task_left():
-    """Every task but this one ends (handler tasks finish quickly)."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        # run()'s outer task awaits this one: not the client's
-        others = [t for t in asyncio.all_tasks()
-                  if t is not asyncio.current_task() and
-                  not t.get_coro().__qualname__.endswith('bounded')]
-        if not others:
-            return
-        assert time.monotonic() < deadline, others
-        await asyncio.wait(others, timeout=deadline - time.monotonic())
+from tests.async_client_helpers import (Recorder,  # noqa: E402,F401
+                                         certificate, no_task_left, run)
 
 
 def serve(app, **config):
@@ -193,22 +178,6 @@ def test_node_server_order_text_and_binary(node_server, transports, loop):
             runner.run(bounded())
     else:
         run(main())
-
-
-@pytest.fixture(scope='module')
-def certificate(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1: (certfile, keyfile)."""
-    openssl = shutil.which('openssl')
-    if openssl is None:
-        pytest.skip('no openssl command to make a certificate')
-    folder = tmp_path_factory.mktemp('tls')
-    cert, key = str(folder / 'cert.pem'), str(folder / 'key.pem')
-    subprocess.run([openssl, 'req', '-x509', '-newkey', 'rsa:2048',
-                    '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-                    '-addext', 'subjectAltName=IP:127.0.0.1',
-                    '-keyout', key, '-out', cert],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 def test_tls_self_signed(certificate):

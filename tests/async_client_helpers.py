@@ -1,0 +1,125 @@
+"""What the ``AsyncClient`` tests share, importable without aiohttp (the
+tests of the client's own HTTP path run on PyPy, where it is missing).
+
+``run`` (a bounded ``asyncio.run``), ``Recorder`` (a client that records
+its messages and disconnects), ``no_task_left``, the ``certificate`` fixture
+(a self-signed certificate for 127.0.0.1 made with the ``openssl`` CLI) and
+``serve_embedded`` (our embedded server in a thread, CPython only).
+"""
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+import engineio
+from tests.loopback import TIMEOUT
+
+
+def run(coroutine):
+    async def bounded():
+        return await asyncio.wait_for(coroutine, TIMEOUT + 10)
+    return asyncio.run(bounded())
+
+
+async def no_task_left():
+    """Every task but this one ends (handler tasks finish quickly)."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        # run()'s outer task awaits this one: not the client's
+        others = [t for t in asyncio.all_tasks()
+                  if t is not asyncio.current_task() and
+                  not t.get_coro().__qualname__.endswith('bounded')]
+        if not others:
+            return
+        assert time.monotonic() < deadline, others
+        await asyncio.wait(others, timeout=deadline - time.monotonic())
+
+
+class Recorder:
+    """An ``AsyncClient`` (``kwargs`` for it) whose ``message`` and
+    ``disconnect`` events are recorded."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault('handle_sigint', False)
+        kwargs.setdefault('request_timeout', 3)
+        self.client = engineio.AsyncClient(**kwargs)
+        self.messages = []
+        self.disconnects = []
+        self.changed = asyncio.Event()
+        self.client.on('message', self.on_message)
+        self.client.on('disconnect', self.on_disconnect)
+
+    async def on_message(self, data):
+        self.messages.append(data)
+        self.changed.set()
+
+    def on_disconnect(self, reason):
+        self.disconnects.append(reason)
+        self.changed.set()
+
+    async def wait_for(self, condition):
+        deadline = time.monotonic() + TIMEOUT
+        while not condition():
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(),
+                                   deadline - time.monotonic())
+
+    async def wait_disconnect(self):
+        await self.wait_for(lambda: self.disconnects)
+        await asyncio.wait_for(self.client.wait(), TIMEOUT)
+        assert self.client.state == 'disconnected'
+        for task in (self.client.read_loop_task, self.client.write_loop_task):
+            if task is not None:
+                await asyncio.wait([task], timeout=TIMEOUT)
+                assert task.done()
+        assert len(self.disconnects) == 1, self.disconnects
+        return self.disconnects[0]
+
+
+@pytest.fixture(scope='module')
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (and localhost):
+    ``(certfile, keyfile)``."""
+    openssl = shutil.which('openssl')
+    if openssl is None:
+        pytest.skip('no openssl command to make a certificate')
+    folder = tmp_path_factory.mktemp('tls')
+    cert, key = str(folder / 'cert.pem'), str(folder / 'key.pem')
+    subprocess.run([openssl, 'req', '-x509', '-newkey', 'rsa:2048',
+                    '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+                    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+                    '-keyout', key, '-out', cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@contextlib.contextmanager
+def serve_embedded(eio):
+    """Our embedded server (``engineio.embedded.serve``) for ``eio`` on
+    127.0.0.1 in a thread of its own; gives the port.  Skips where uvloop
+    or httptools is missing."""
+    pytest.importorskip('httptools')
+    uvloop = pytest.importorskip('uvloop')
+    from engineio.embedded import serve
+    ready = threading.Event()
+    holder = []
+
+    def on_ready(server):
+        holder.append(server)
+        ready.set()
+
+    thread = threading.Thread(target=lambda: uvloop.run(serve(
+        eio, '127.0.0.1', 0, handle_signals=False, ready=on_ready)),
+        daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(TIMEOUT)
+        yield holder[0].port
+    finally:
+        if holder:
+            holder[0].request_shutdown()
+        thread.join(TIMEOUT)
