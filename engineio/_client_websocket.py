@@ -429,12 +429,14 @@ class FrameCodec:
         # mask_key() inlined: this runs once per message sent
         pos = self._key_pos
         keys = self._keys
+        # (positional arguments: keywords cost the compiled kernel an
+        # argument parse per call)
         if pos >= len(keys):
             return _build_frame(_OP_TEXT if type(data) is str else _OP_BINARY,
-                                data, mask_key=self.mask_key())
+                                data, True, self.mask_key())
         self._key_pos = pos + 4
         return _build_frame(_OP_TEXT if type(data) is str else _OP_BINARY,
-                            data, mask_key=keys[pos:pos + 4])
+                            data, True, keys[pos:pos + 4])
 
     def encode_many(self, messages: Sequence[Union[str, bytes]]) -> bytes:
         """Several message frames, joined for one write."""
