@@ -199,7 +199,8 @@ def test_tls_self_signed(certificate):
         assert rec.messages == ['secret']
         await rec.client.disconnect()
         assert await rec.wait_disconnect() == 'client disconnect'
-        # ssl_verify=False: polling (aiohttp) then upgraded (ours)
+        # ssl_verify=False: polling (our HTTP client), then the upgrade on
+        # its TLS connection
         rec = Recorder(ssl_verify=False)
         await rec.client.connect(url)
         assert rec.client.transport() == 'websocket'
