@@ -42,7 +42,6 @@ import asyncio
 import base64
 import email.utils
 import ipaddress
-import socket
 import ssl
 import sys
 import time
@@ -69,8 +68,8 @@ MAX_CHUNK_LINE = 4096
 #: server has likely closed it already: aiohttp's keepalive_timeout)
 IDLE_TIMEOUT = 15.0
 #: seconds a host name's resolved addresses are reused (aiohttp's default
-#: DNS cache time)
-DNS_TTL = 10.0
+#: DNS cache time; the cache is engineio._async_tcp's)
+DNS_TTL = _tcp.DNS_TTL
 DEFAULT_USER_AGENT = 'Python/%d.%d engineio/%s' % (
     sys.version_info[0], sys.version_info[1], __version__)
 
@@ -163,8 +162,6 @@ class _Origin:
 _origins: Dict[Tuple[str, str, str], _Origin] = {}
 #: a caller's headers -> their request lines, names, Cookie value
 _header_cache: Dict[Any, Tuple[str, Set[str], Optional[str]]] = {}
-#: (host, port) -> (time.monotonic() it expires, [(family, address)])
-_dns: Dict[Tuple[str, int], Tuple[float, List[Any]]] = {}
 
 
 class _Cookie:
@@ -982,31 +979,14 @@ class HTTPClient:
         return conn, waiter
 
     async def _addresses(self, origin: _Origin, loop: Any) -> List[Any]:
-        """The addresses of a host name, cached :data:`DNS_TTL` seconds
-        for every client of the process (aiohttp's session cached them for
-        its own requests; here each AsyncClient has its own HTTPClient)."""
-        key = (origin.host, origin.port)
-        cached = _dns.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        """The addresses of a host name (engineio._async_tcp.resolve: cached
+        :data:`DNS_TTL` seconds for the whole process)."""
         try:
-            infos = await loop.getaddrinfo(origin.host, origin.port,
-                                           type=socket.SOCK_STREAM)
+            infos = await _tcp.resolve(loop, origin.host, origin.port)
         except (OSError, UnicodeError) as exc:
             raise HTTPError('cannot resolve %s: %s'
                             % (origin.host, exc)) from None
-        addresses = []
-        for family, _, _, _, sockaddr in infos:
-            entry = (family, sockaddr[0])
-            if entry not in addresses:
-                addresses.append(entry)
-        if not addresses:
-            raise HTTPError('cannot resolve %s' % origin.host)
-        if len(_dns) >= _URL_CACHE_SIZE:
-            _dns.clear()
-        _dns[key] = (now + DNS_TTL, addresses)
-        return addresses
+        return [(family, sockaddr[0]) for family, sockaddr in infos]
 
     def take_connection(self, url: str) -> Optional[asyncio.Transport]:
         """An idle keep-alive connection to ``url``'s origin (``ws`` is

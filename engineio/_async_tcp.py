@@ -17,17 +17,28 @@ The caller wraps the connected socket in a transport with
 ``loop.create_connection(factory, sock=sock, ...)`` (public API, the
 default loop and uvloop alike) and writes what was not sent yet.
 
-Host names are resolved with ``loop.getaddrinfo`` and the addresses tried in
-order, as ``create_connection`` does; an IP literal is not resolved.
+Host names are resolved with ``loop.getaddrinfo`` (:func:`resolve`: the
+answer kept :data:`DNS_TTL` seconds for the whole process, as aiohttp's
+connector caches it, since every client of an application connects to the
+same few hosts and the default loop resolves in a thread) and the addresses
+tried in order, as ``create_connection`` does; an IP literal is not
+resolved.
 """
 from __future__ import annotations
 
 import asyncio
 import errno
 import socket
-from typing import Any, List, Optional, Tuple
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ['open_socket']
+__all__ = ['open_socket', 'resolve', 'DNS_TTL']
+
+#: seconds a host name's addresses are reused (aiohttp's default)
+DNS_TTL = 10.0
+#: (host, port) -> (time.monotonic() it expires, [(family, address)])
+_dns: Dict[Tuple[str, int], Tuple[float, List[Tuple[int, Any]]]] = {}
+_DNS_CACHE_SIZE = 256
 
 _NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -43,15 +54,32 @@ def _literal(host: str) -> Optional[int]:
     return None
 
 
-async def _addresses(loop: asyncio.AbstractEventLoop, host: str,
-                     port: int) -> List[Tuple[int, Any]]:
+async def resolve(loop: asyncio.AbstractEventLoop, host: str,
+                  port: int) -> List[Tuple[int, Any]]:
+    """``[(family, socket address)]`` for ``host:port``, in the resolver's
+    order, duplicates dropped; an IP literal as it is.  Cached
+    :data:`DNS_TTL` seconds.  OSError (``socket.gaierror``) when the name
+    does not resolve."""
     family = _literal(host)
     if family is not None:
         return [(family, (host, port))]
+    key = (host, port)
+    now = time.monotonic()
+    cached = _dns.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    if not infos:
+    addresses: List[Tuple[int, Any]] = []
+    for info in infos:
+        entry = (info[0], info[4])
+        if entry not in addresses:
+            addresses.append(entry)
+    if not addresses:
         raise OSError('getaddrinfo() returned an empty list for %r' % host)
-    return [(info[0], info[4]) for info in infos]
+    if len(_dns) >= _DNS_CACHE_SIZE:
+        _dns.clear()
+    _dns[key] = (now + DNS_TTL, addresses)
+    return addresses
 
 
 async def open_socket(loop: asyncio.AbstractEventLoop, host: str, port: int,
@@ -64,7 +92,7 @@ async def open_socket(loop: asyncio.AbstractEventLoop, host: str, port: int,
     or all of them when they differ, as ``create_connection`` reports).
     Cancellation closes the socket being connected."""
     errors: List[OSError] = []
-    for family, address in await _addresses(loop, host, port):
+    for family, address in await resolve(loop, host, port):
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)

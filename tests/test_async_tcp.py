@@ -243,3 +243,38 @@ def test_cancelled_while_connecting_closes_the_socket():
         for filler in fillers:
             filler.close()
         server.close()
+
+
+def test_host_names_resolved_once_per_ttl(monkeypatch):
+    """Every client of the process connects to the same few hosts: their
+    addresses are asked for once per DNS_TTL (the default loop resolves in
+    a thread of its executor)."""
+    asked = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        real = loop.getaddrinfo
+
+        async def counting(host, port, **kwargs):
+            asked.append((host, port))
+            return await real(host, port, **kwargs)
+
+        monkeypatch.setattr(loop, 'getaddrinfo', counting)
+        monkeypatch.setattr(_async_tcp, '_dns', {})
+        first = await _async_tcp.resolve(loop, 'localhost', 8080)
+        again = await _async_tcp.resolve(loop, 'localhost', 8080)
+        assert first == again and len(asked) == 1
+        assert await _async_tcp.resolve(loop, '127.0.0.1', 80) == \
+            [(socket.AF_INET, ('127.0.0.1', 80))]
+        assert len(asked) == 1  # a literal is not resolved
+        # once expired, asked again
+        monkeypatch.setattr(_async_tcp, 'DNS_TTL', -1.0)
+        _async_tcp._dns.clear()
+        await _async_tcp.resolve(loop, 'localhost', 8080)
+        await _async_tcp.resolve(loop, 'localhost', 8080)
+        assert len(asked) == 3
+
+    try:
+        run(main())
+    except OSError:  # pragma: no cover
+        pytest.skip('localhost does not resolve here')
