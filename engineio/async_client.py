@@ -43,10 +43,14 @@ except ImportError:  # pragma: no cover
 from . import _async_client_http as _http
 from . import _async_client_websocket as _websocket
 from . import base_client, exceptions, packet
+from . import payload as _payload
 from ._sansio import client as _core
 from ._speedups import codec as _codec
 
 __all__ = ['AsyncClient']
+
+#: no limit on the packets of one POST (Payload.max_decode_packets None)
+_NO_LIMIT = 1 << 62
 
 async_signal_handler_set = False
 #: references to handler tasks, so that they are not garbage collected
@@ -251,6 +255,15 @@ class AsyncClient(base_client.BaseClient):
             if self._core.state == _core.DISCONNECTED:
                 await self._release_http()
                 self._set_finished()
+            elif self.read_loop_task is None and self.ws is None and \
+                    self._core.claim_disconnect(self.reason.CLIENT_DISCONNECT):
+                # cancelled during the upgrade (an application's timeout):
+                # the session has no transport loops to end it, so it ends
+                # here, in a task of its own (this one is being cancelled)
+                task = asyncio.ensure_future(self._finish_end(
+                    self.reason.CLIENT_DISCONNECT, True, False))
+                task_reference_holder.add(task)
+                task.add_done_callback(task_reference_holder.discard)
             raise
 
     async def wait(self) -> None:
@@ -318,8 +331,11 @@ class AsyncClient(base_client.BaseClient):
         """
         if not await self._end(reason or self.reason.CLIENT_DISCONNECT,
                                send_close=True, abort=abort) and \
-                not abort and \
+                not abort and self._core.state != _core.DISCONNECTED and \
                 self._ending_task is not asyncio.current_task():
+            # someone else is ending the session: wait for the end (not
+            # when there is no session yet: connect() may be waiting for
+            # the handshake, python-engineio returned at once then)
             await self._wait_finished()
 
     def start_background_task(self, target: Any, *args: Any,
@@ -399,6 +415,8 @@ class AsyncClient(base_client.BaseClient):
         if self._core.should_upgrade() and \
                 await self._connect_websocket(url, headers, engineio_path):
             return
+        if not self._core.can_send():
+            return  # disconnect() ended the session during the upgrade
         self._queue()
         self._start_loops(None)
 
@@ -431,6 +449,11 @@ class AsyncClient(base_client.BaseClient):
             try:
                 ws.send(_core.PROBE)
                 answer = await ws.recv(self.request_timeout)
+                if not self._core.can_send():
+                    # disconnect() ended the session meanwhile: this
+                    # WebSocket is nobody's
+                    ws.abort()
+                    return True
                 if not _core.is_probe_answer(answer):
                     raise _websocket.WebSocketError('no PONG packet')
                 ws.send(_core.UPGRADE)
@@ -438,6 +461,9 @@ class AsyncClient(base_client.BaseClient):
                 self.logger.warning('WebSocket upgrade failed: %s', exc)
                 ws.abort()
                 return False
+            except BaseException:  # cancelled: the WebSocket is nobody's
+                ws.abort()
+                raise
             self._core.upgraded()
             self._use_websocket(ws)
             self.logger.info('WebSocket upgrade was successful')
@@ -448,6 +474,9 @@ class AsyncClient(base_client.BaseClient):
                 ws.abort()
                 raise exceptions.ConnectionError(
                     'Unexpected recv exception: %s' % exc) from None
+            except BaseException:  # cancelled: the WebSocket is nobody's
+                ws.abort()
+                raise
             try:
                 self._core.websocket_handshake(message, time.monotonic())
             except exceptions.ConnectionError:
@@ -863,7 +892,11 @@ class AsyncClient(base_client.BaseClient):
         stop = False
         while not stop:
             packets = [await packets_queue.get()]
-            while packets[-1] is not None:
+            # at most what a server decodes from one POST (16 by default
+            # in python-engineio's servers and ours: more is a 400 that
+            # ends the session); the rest goes in the next POST
+            limit = _payload.Payload.max_decode_packets or _NO_LIMIT
+            while packets[-1] is not None and len(packets) < limit:
                 try:
                     packets.append(packets_queue.get_nowait())
                 except asyncio.QueueEmpty:
@@ -920,6 +953,15 @@ class AsyncClient(base_client.BaseClient):
             ws.set_handlers(None, None)
             if send_close:
                 ws.send(_CLOSE_PACKET.encode())
+        elif self.write_loop_task is None:
+            # connect() is still upgrading: no writer to send the CLOSE
+            if send_close and self.base_url:
+                try:
+                    await self._send_request(
+                        'POST', self.base_url, body=b'1',
+                        timeout=self.request_timeout)
+                except _RequestFailed:
+                    pass
         else:
             queue = self._queue()
             if send_close:

@@ -50,10 +50,14 @@ except ImportError:  # pragma: no cover
 
 from . import _client_websocket as _websocket
 from . import base_client, exceptions, packet
+from . import payload as _payload
 from ._sansio import client as _core
 from ._speedups import codec as _codec
 
 __all__ = ['Client']
+
+#: no limit on the packets of one POST (Payload.max_decode_packets None)
+_NO_LIMIT = 1 << 62
 
 default_logger = logging.getLogger('engineio.client')
 
@@ -1028,7 +1032,11 @@ class Client(base_client.BaseClient):
                 if self._alive(generation):
                     continue
                 break
-            while packets[-1] is not None:
+            # at most what a server decodes from one POST (16 by default
+            # in python-engineio's servers and ours: more is a 400 that
+            # ends the session); the rest goes in the next POST
+            limit = _payload.Payload.max_decode_packets or _NO_LIMIT
+            while packets[-1] is not None and len(packets) < limit:
                 try:
                     packets.append(packets_queue.get_nowait())
                 except empty:

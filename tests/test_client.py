@@ -1044,3 +1044,32 @@ def test_polling_error_status_mid_session(failing, caplog):
             assert rec.wait_disconnect() == 'transport error'
         assert rec.disconnects == ['transport error']
         assert 'Unexpected status code 400 in server response' in caplog.text
+
+
+def test_polling_burst_is_split_into_posts_a_server_accepts(our_server):
+    """100 sends at once while polling: the writer batches them, at most
+    ``Payload.max_decode_packets`` (16) per POST, which is what our server
+    (and python-engineio's) decodes from one; one POST with more would be a
+    400 that ends the session."""
+    client = engineio.Client(handle_sigint=False, request_timeout=3)
+    received = []
+    done = threading.Event()
+    disconnects = []
+
+    @client.on('message')
+    def message(data):
+        received.append(data)
+        if len(received) == 100:
+            done.set()
+
+    client.on('disconnect', disconnects.append)
+    client.connect(our_server, transports=['polling'])
+    try:
+        for number in range(100):
+            client.send('burst %d' % number)
+        assert done.wait(TIMEOUT)
+        assert received == ['burst %d' % n for n in range(100)]
+        assert client.state == 'connected' and not disconnects
+    finally:
+        client.disconnect()
+    assert disconnects == [client.reason.CLIENT_DISCONNECT]

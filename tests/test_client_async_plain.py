@@ -142,6 +142,26 @@ def test_polling_only(served):
     run(main())
 
 
+def test_polling_burst_is_split_into_posts_a_server_accepts(served):
+    """100 sends at once while polling: at most
+    ``Payload.max_decode_packets`` (16) per POST, what our server decodes
+    from one (more would be a 400 that ends the session)."""
+    async def main():
+        rec = Recorder()
+        await rec.client.connect(served.url, transports=['polling'])
+        sent = ['burst %d' % number for number in range(100)]
+        for data in sent:
+            await rec.client.send(data)
+        await rec.wait_for(lambda: len(rec.messages) >= len(sent))
+        assert rec.messages == sent
+        assert rec.client.state == 'connected' and not rec.disconnects
+        await rec.client.disconnect()
+        assert rec.disconnects == [rec.client.reason.CLIENT_DISCONNECT]
+        await no_task_left()
+
+    run(main())
+
+
 def test_websocket_only(served):
     async def main():
         rec = Recorder()
