@@ -46,6 +46,7 @@ import urllib.parse
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
+from . import _kernel_timeouts as _kt
 from ._speedups import websocket as _ws
 
 __all__ = ['OPTIONS', 'SSL_OPTIONS', 'WebSocketError',
@@ -616,7 +617,8 @@ class ClientWebSocket:
     ``recv(timeout)`` (one reader at a time) returns the next message, str
     for text and bytes for binary; ``send``/``send_many`` write from any
     thread; ``close()`` starts the closing handshake, ``abort()`` drops the
-    connection.  ``sock.settimeout`` bounds the writes; reads wait with
+    connection.  The write timeout bounds each write (``SO_SNDTIMEO`` on
+    a plain socket, else ``sock.settimeout``); reads wait with
     ``poll``/``select`` for the time given to ``recv``.
     """
 
@@ -624,7 +626,11 @@ class ClientWebSocket:
                  max_size: Optional[int] = None,
                  timeout: Optional[float] = None) -> None:
         self.sock = sock
-        sock.settimeout(timeout)
+        # reads wait in poll() (recv's timeout) and then never block; the
+        # writes' bound is the kernel's where it can be (no poll() before
+        # each send), else Python's
+        if not _kt.use_kernel_timeouts(sock, None, timeout):
+            sock.settimeout(timeout)
         self._codec = FrameCodec(max_size)
         self._pending: Deque[Union[str, bytes]] = deque()
         self._write_lock = threading.Lock()

@@ -47,18 +47,16 @@ and the session's bounded outbox).
 """
 from __future__ import annotations
 
-import _socket
 import base64
 import hashlib
 import logging
 import socket
-import struct
-import sys
 import threading
 import time
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
+from . import _kernel_timeouts as _kt
 from ._speedups import websocket as _ws
 
 __all__ = ['WebSocket', 'HandshakeRefused', 'get_raw_socket',
@@ -81,11 +79,6 @@ _OP_PONG = _ws.OP_PONG
 _build_frame = _ws.build_frame
 _ProtocolError = _ws.WebSocketProtocolError
 _monotonic = time.monotonic
-#: plain sockets (the C type, which monkey-patching leaves alone):
-#: gevent's and eventlet's green sockets wrap one but are not one
-_PLAIN_SOCKET = _socket.socket
-_KERNEL_TIMEOUTS = sys.platform.startswith('linux') and \
-    hasattr(socket, 'SO_RCVTIMEO')
 _Message = Union[str, bytes]
 
 
@@ -222,23 +215,12 @@ class WebSocket:
             self.sock.sendall(response.encode('ascii'))
 
     def _set_timeout(self) -> None:
-        sock = self.sock
+        # blocking, with the kernel's timeouts where possible: one system
+        # call per recv or send instead of Python's poll + call
         timeout = self.timeout
-        if _KERNEL_TIMEOUTS and timeout is not None and timeout > 0 and \
-                isinstance(sock, _PLAIN_SOCKET):
-            # blocking, with the kernel's timeouts: one system call per
-            # recv or send instead of Python's poll + call
-            seconds = int(timeout)
-            value = struct.pack('ll', seconds,
-                                int((timeout - seconds) * 1000000))
-            try:
-                sock.settimeout(None)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
-                return
-            except (OSError, struct.error):
-                pass
-        sock.settimeout(timeout)
+        if timeout is None or timeout <= 0 or \
+                not _kt.use_kernel_timeouts(self.sock, timeout, timeout):
+            self.sock.settimeout(timeout)
 
     # -- reading (the request thread only) --------------------------------
 
