@@ -81,6 +81,32 @@ IDLE_LOOK = 0.005
 WRITE_ROUNDS = 8
 
 
+#: the environment variables that decide a WebSocket's proxy (requests'
+#: get_environ_proxies reads them all through urllib's getproxies, which
+#: walks the whole environment twice: ~0.4 ms with a large one)
+_PROXY_VARIABLES = tuple(
+    case(name + '_proxy') for name in ('http', 'https', 'ws', 'wss', 'all',
+                                       'no')
+    for case in (str.lower, str.upper)) + ('REQUEST_METHOD',)
+_environ_proxy_cache: Dict[Any, Dict[str, str]] = {}
+
+
+def _environ_proxies(url: str) -> Dict[str, str]:
+    """``requests.utils.get_environ_proxies(url)``, remembered for the
+    URL's origin while the proxy variables of the environment stay as
+    they are (each connect of each client asks)."""
+    origin = url.split('/', 3)[:3]
+    key = (tuple(origin), tuple(os.environ.get(name)
+                                for name in _PROXY_VARIABLES))
+    found = _environ_proxy_cache.get(key)
+    if found is None:
+        found = dict(requests.utils.get_environ_proxies(url))
+        if len(_environ_proxy_cache) >= 64:
+            _environ_proxy_cache.clear()
+        _environ_proxy_cache[key] = found
+    return dict(found)
+
+
 class _RequestFailed(Exception):
     """An HTTP request did not get a complete answer."""
 
@@ -686,7 +712,7 @@ class Client(base_client.BaseClient):
             self.ssl_verify = False
         proxies: Dict[str, str] = {}
         if http.trust_env:
-            proxies.update(requests.utils.get_environ_proxies(http_url))
+            proxies.update(_environ_proxies(http_url))
         proxies.update(http.proxies or {})
         proxy_url = proxies.get('wss' if secure else 'ws') or \
             requests.utils.select_proxy(http_url, proxies)

@@ -819,3 +819,25 @@ def test_sync_client_unsupported_proxy_fails_the_upgrade_only(echo_port):
         if rec.client.state != 'disconnected':
             rec.client.disconnect()
         http.close()
+
+
+def test_environment_proxies_follow_the_environment(monkeypatch):
+    """The sync client remembers requests' environment proxies per origin
+    (reading them walks the whole environment), but a change of a proxy
+    variable is seen at once."""
+    from engineio import client as sync_client
+    for name in ('http_proxy', 'HTTP_PROXY', 'no_proxy', 'NO_PROXY',
+                 'ws_proxy', 'WS_PROXY', 'all_proxy', 'ALL_PROXY'):
+        monkeypatch.delenv(name, raising=False)
+    url = 'http://example.test:5000/engine.io/'
+    assert sync_client._environ_proxies(url) == {}
+    monkeypatch.setenv('http_proxy', 'http://127.0.0.1:3128')
+    assert sync_client._environ_proxies(url)['http'] == \
+        'http://127.0.0.1:3128'
+    monkeypatch.setenv('no_proxy', 'example.test')
+    assert sync_client._environ_proxies(url) == {}
+    monkeypatch.delenv('no_proxy')
+    found = sync_client._environ_proxies(url)
+    found['http'] = 'changed by the caller'  # a copy: the cache is intact
+    assert sync_client._environ_proxies(url)['http'] == \
+        'http://127.0.0.1:3128'
