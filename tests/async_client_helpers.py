@@ -97,11 +97,22 @@ def certificate(tmp_path_factory):
     return cert, key
 
 
+def echo_server(**kwargs):
+    """An ``AsyncServer`` (``kwargs`` for it) whose ``message`` handler
+    sends the data back."""
+    eio = engineio.AsyncServer(async_handlers=False, **kwargs)
+
+    @eio.on('message')
+    async def message(sid, data):
+        await eio.send(sid, data)
+    return eio
+
+
 @contextlib.contextmanager
-def serve_embedded(eio):
-    """Our embedded server (``engineio.embedded.serve``) for ``eio`` on
-    127.0.0.1 in a thread of its own; gives the port.  Skips where uvloop
-    or httptools is missing."""
+def serve_embedded(eio, **options):
+    """Our embedded server (``engineio.embedded.serve``, ``options`` such
+    as ``ssl`` passed on) for ``eio`` on 127.0.0.1 in a thread of its own;
+    gives the port.  Skips where uvloop or httptools is missing."""
     pytest.importorskip('httptools')
     uvloop = pytest.importorskip('uvloop')
     from engineio.embedded import serve
@@ -113,8 +124,8 @@ def serve_embedded(eio):
         ready.set()
 
     thread = threading.Thread(target=lambda: uvloop.run(serve(
-        eio, '127.0.0.1', 0, handle_signals=False, ready=on_ready)),
-        daemon=True)
+        eio, '127.0.0.1', 0, handle_signals=False, ready=on_ready,
+        **options)), daemon=True)
     thread.start()
     try:
         assert ready.wait(TIMEOUT)
@@ -123,3 +134,31 @@ def serve_embedded(eio):
         if holder:
             holder[0].request_shutdown()
         thread.join(TIMEOUT)
+
+
+@contextlib.contextmanager
+def serve_uvicorn(eio=None):
+    """``engineio.ASGIApp(eio)`` (default: an echo server) on uvicorn on
+    127.0.0.1 in a thread; gives the port.  Skips where uvicorn is
+    missing."""
+    uvicorn = pytest.importorskip('uvicorn')
+    import socket
+    if eio is None:
+        eio = echo_server(async_mode='asgi')
+    started = threading.Event()
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(128)
+    server = uvicorn.Server(uvicorn.Config(
+        engineio.ASGIApp(eio, on_startup=started.set), loop='asyncio',
+        lifespan='on', log_level='warning', timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run,
+                              kwargs={'sockets': [listener]}, daemon=True)
+    thread.start()
+    try:
+        assert started.wait(TIMEOUT)
+        yield listener.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(TIMEOUT)
+        listener.close()

@@ -12,7 +12,6 @@ parser is also fed answers byte by byte.  Every wait is bounded.
 import asyncio
 import gzip
 import ssl
-import threading
 import time
 import zlib
 
@@ -21,7 +20,9 @@ import pytest
 from engineio import _async_client_http as http
 from engineio._async_client_http import (HTTPClient, HTTPError, HTTPTimeout,
                                          HTTPTooLarge)
-from tests.async_client_helpers import certificate, serve_embedded  # noqa: F401,E501
+from tests.async_client_helpers import (certificate,  # noqa: F401
+                                         echo_server, serve_embedded,
+                                         serve_uvicorn)
 from tests.loopback import TIMEOUT
 
 try:
@@ -1041,42 +1042,10 @@ async def engineio_exchange(port):
 
 
 def test_engineio_on_uvicorn():
-    uvicorn = pytest.importorskip('uvicorn')
-    import socket
-
-    import engineio
-    eio = engineio.AsyncServer(async_mode='asgi', async_handlers=False)
-
-    @eio.on('message')
-    async def message(sid, data):
-        await eio.send(sid, data)
-
-    started = threading.Event()
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(128)
-    server = uvicorn.Server(uvicorn.Config(
-        engineio.ASGIApp(eio, on_startup=started.set), loop='asyncio',
-        lifespan='on', log_level='warning', timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run,
-                              kwargs={'sockets': [listener]}, daemon=True)
-    thread.start()
-    try:
-        assert started.wait(TIMEOUT)
-        run(engineio_exchange(listener.getsockname()[1]))
-    finally:
-        server.should_exit = True
-        thread.join(TIMEOUT)
-        listener.close()
+    with serve_uvicorn() as port:
+        run(engineio_exchange(port))
 
 
 def test_engineio_on_the_embedded_server():
-    import engineio
-    eio = engineio.AsyncServer(async_handlers=False)
-
-    @eio.on('message')
-    async def message(sid, data):
-        await eio.send(sid, data)
-
-    with serve_embedded(eio) as port:
+    with serve_embedded(echo_server()) as port:
         run(engineio_exchange(port))

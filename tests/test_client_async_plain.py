@@ -213,13 +213,7 @@ def test_server_gone_is_a_connection_error():
 
 @pytest.fixture
 def embedded_url():
-    eio = engineio.AsyncServer(async_handlers=False)
-
-    @eio.on('message')
-    async def message(sid, data):
-        await eio.send(sid, data)
-
-    with serve_embedded(eio) as port:
+    with serve_embedded(helpers.echo_server()) as port:
         yield port
 
 

@@ -24,7 +24,6 @@ import json
 import os
 import ssl
 import subprocess
-import threading
 import time
 import urllib.parse
 
@@ -32,7 +31,9 @@ import pytest
 
 import engineio
 from tests import async_client_helpers as helpers
-from tests.async_client_helpers import certificate  # noqa: F401
+from tests.async_client_helpers import (certificate,  # noqa: F401
+                                         echo_server, serve_embedded,
+                                         serve_uvicorn)
 from tests.loopback import JS_DIR, TIMEOUT, node
 
 LOOPS = ['asyncio', 'uvloop']
@@ -573,42 +574,6 @@ def test_redirected_polling(status):
 
 # -- our AsyncServer on the embedded server ----------------------------------
 
-def echo_server(**kwargs):
-    eio = engineio.AsyncServer(async_handlers=False, **kwargs)
-
-    @eio.on('message')
-    async def message(sid, data):
-        await eio.send(sid, data)
-    return eio
-
-
-@contextlib.contextmanager
-def serve_embedded(eio, **options):
-    """The embedded server in a thread (uvloop), with ``options`` (``ssl``);
-    gives its port."""
-    pytest.importorskip('httptools')
-    uvloop = pytest.importorskip('uvloop')
-    from engineio.embedded import serve
-    ready = threading.Event()
-    holder = []
-
-    def on_ready(server):
-        holder.append(server)
-        ready.set()
-
-    thread = threading.Thread(target=lambda: uvloop.run(serve(
-        eio, '127.0.0.1', 0, handle_signals=False, ready=on_ready,
-        **options)), daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(TIMEOUT)
-        yield holder[0].port
-    finally:
-        if holder:
-            holder[0].request_shutdown()
-        thread.join(TIMEOUT)
-
-
 @pytest.fixture(scope='module')
 def embedded():
     with serve_embedded(echo_server()) as port:
@@ -931,35 +896,6 @@ def test_tls_untrusted_certificate(embedded_tls, loop, transports):
 
 
 # -- uvicorn and the Node engine.io server ------------------------------------
-
-@contextlib.contextmanager
-def serve_uvicorn():
-    uvicorn = pytest.importorskip('uvicorn')
-    import socket
-    eio = engineio.AsyncServer(async_mode='asgi', async_handlers=False)
-
-    @eio.on('message')
-    async def message(sid, data):
-        await eio.send(sid, data)
-
-    started = threading.Event()
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(128)
-    server = uvicorn.Server(uvicorn.Config(
-        engineio.ASGIApp(eio, on_startup=started.set), loop='asyncio',
-        lifespan='on', log_level='warning', timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run,
-                              kwargs={'sockets': [listener]}, daemon=True)
-    thread.start()
-    try:
-        assert started.wait(TIMEOUT)
-        yield listener.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(TIMEOUT)
-        listener.close()
-
 
 @contextlib.contextmanager
 def serve_node(options=None):
