@@ -19,20 +19,32 @@ import engineio
 from tests.loopback import TIMEOUT
 
 
-def run(coroutine):
+def run(coroutine, loop='asyncio'):
+    """Run a test coroutine, bounded, on a new asyncio or uvloop loop."""
     async def bounded():
         return await asyncio.wait_for(coroutine, TIMEOUT + 10)
+    if loop == 'uvloop':
+        try:
+            import uvloop
+        except ImportError:
+            coroutine.close()  # not to be awaited: no warning about it
+            pytest.skip('uvloop is not installed')
+        return uvloop.run(bounded())
     return asyncio.run(bounded())
+
+
+#: the coroutines of the tasks that run a test (run()'s, uvloop.run's
+#: wrapper, tests' own ``bounded``), not the client's
+_OUTER = ('bounded', 'run.<locals>.wrapper')
 
 
 async def no_task_left():
     """Every task but this one ends (handler tasks finish quickly)."""
     deadline = time.monotonic() + TIMEOUT
     while True:
-        # run()'s outer task awaits this one: not the client's
         others = [t for t in asyncio.all_tasks()
                   if t is not asyncio.current_task() and
-                  not t.get_coro().__qualname__.endswith('bounded')]
+                  not t.get_coro().__qualname__.endswith(_OUTER)]
         if not others:
             return
         assert time.monotonic() < deadline, others
@@ -162,3 +174,56 @@ def serve_uvicorn(eio=None):
         server.should_exit = True
         thread.join(TIMEOUT)
         listener.close()
+
+
+async def read_request(reader):
+    """``(method, target, headers, body)`` of one HTTP/1.1 request read
+    from a stream, or None at its end; a header sent twice fails the
+    test."""
+    try:
+        head = await reader.readuntil(b'\r\n\r\n')
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return None
+    lines = head.decode('utf-8').split('\r\n')[:-2]
+    method, target, version = lines[0].split(' ')
+    assert version == 'HTTP/1.1'
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(':')
+        name = name.strip().lower()
+        assert name not in headers, 'repeated header ' + name
+        headers[name] = value.strip()
+    body = await reader.readexactly(int(headers.get('content-length', 0)))
+    return method, target, headers, body
+
+
+class StreamServer:
+    """An asyncio stream server on 127.0.0.1 (TLS with ``ssl_context``) as
+    an async context manager: ``port``, ``url``; ``_serve(reader,
+    writer)`` is the subclass's, and the tasks serving connections (kept
+    in ``tasks``) are cancelled at the end."""
+
+    def __init__(self, ssl_context=None):
+        self.ssl_context = ssl_context
+        self.connections = 0
+        self.requests = []
+        self.tasks = set()
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(
+            self._serve, '127.0.0.1', 0, ssl=self.ssl_context)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.url = '%s://127.0.0.1:%d' % (
+            'https' if self.ssl_context else 'http', self.port)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=TIMEOUT)
+        await self.server.wait_closed()
+
+    async def _serve(self, reader, writer):  # pragma: no cover
+        raise NotImplementedError

@@ -20,8 +20,9 @@ import pytest
 from engineio import _async_client_http as http
 from engineio._async_client_http import (HTTPClient, HTTPError, HTTPTimeout,
                                          HTTPTooLarge)
-from tests.async_client_helpers import (certificate,  # noqa: F401
-                                         echo_server, serve_embedded,
+from tests.async_client_helpers import (StreamServer,  # noqa: F401
+                                         certificate, echo_server,
+                                         read_request, serve_embedded,
                                          serve_uvicorn)
 from tests.loopback import TIMEOUT
 
@@ -45,55 +46,18 @@ def client(max_body=1 << 20, context=None, **kwargs):
                       **kwargs)
 
 
-async def read_request(reader):
-    """``(method, target, headers, body)`` of one request, or None at EOF."""
-    try:
-        head = await reader.readuntil(b'\r\n\r\n')
-    except asyncio.IncompleteReadError:
-        return None
-    lines = head.decode('utf-8').split('\r\n')[:-2]
-    method, target, version = lines[0].split(' ')
-    assert version == 'HTTP/1.1'
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(': ')
-        assert name.lower() not in headers, 'repeated header ' + name
-        headers[name.lower()] = value
-    body = await reader.readexactly(int(headers.get('content-length', 0)))
-    return method, target, headers, body
-
-
-class RawServer:
+class RawServer(StreamServer):
     """A scripted HTTP server: ``script(request, writer, server)`` is
     called for each request (``request`` is ``(method, target, headers,
     body)``) and writes the answer; returning False ends the connection.
     Counts the connections it accepted and records the requests."""
 
     def __init__(self, script, ssl_context=None):
+        super().__init__(ssl_context)
         self.script = script
-        self.ssl_context = ssl_context
-        self.connections = 0
-        self.requests = []
-        self.tasks = set()
         self.closed = asyncio.Event()  # a client closed a connection
         self.readers = {}  # writer -> reader
         self.counts = {}  # writer -> requests read on that connection
-
-    async def __aenter__(self):
-        self.server = await asyncio.start_server(
-            self._serve, '127.0.0.1', 0, ssl=self.ssl_context)
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.url = '%s://127.0.0.1:%d' % (
-            'https' if self.ssl_context else 'http', self.port)
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=TIMEOUT)
-        await self.server.wait_closed()
 
     async def _serve(self, reader, writer):
         self.connections += 1

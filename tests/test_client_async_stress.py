@@ -32,44 +32,12 @@ import pytest
 import engineio
 from tests import async_client_helpers as helpers
 from tests.async_client_helpers import (certificate,  # noqa: F401
-                                         echo_server, serve_embedded,
-                                         serve_uvicorn)
+                                         echo_server, no_task_left,
+                                         read_request, run,
+                                         serve_embedded, serve_uvicorn)
 from tests.loopback import JS_DIR, TIMEOUT, node
 
 LOOPS = ['asyncio', 'uvloop']
-
-
-def run(coroutine, loop='asyncio'):
-    """Run a test coroutine, bounded, on a new asyncio or uvloop loop."""
-    async def bounded():
-        return await asyncio.wait_for(coroutine, TIMEOUT + 10)
-    if loop == 'uvloop':
-        try:
-            import uvloop
-        except ImportError:
-            coroutine.close()  # not to be awaited: no warning about it
-            pytest.skip('uvloop is not installed')
-        return uvloop.run(bounded())
-    return asyncio.run(bounded())
-
-
-async def no_task_left():
-    """Every task but the test's own ends (handler tasks end quickly).
-    Those that run the test (``run()``'s, uvloop.run's wrapper) are not
-    counted: :data:`OUTER`."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        others = [t for t in asyncio.all_tasks()
-                  if t is not asyncio.current_task() and
-                  t.get_coro().__qualname__ not in OUTER]
-        if not others:
-            return
-        assert time.monotonic() < deadline, others
-        await asyncio.wait(others, timeout=deadline - time.monotonic())
-
-
-#: the coroutines of the tasks that run a test (not the client's)
-OUTER = frozenset(['run.<locals>.bounded', 'run.<locals>.wrapper'])
 
 
 def sockets():
@@ -112,22 +80,6 @@ class Recorder(helpers.Recorder):
 
 # -- a scripted Engine.IO polling server -------------------------------------
 
-async def read_request(reader):
-    """``(method, target, headers, body)``, or None at the end."""
-    try:
-        head = await reader.readuntil(b'\r\n\r\n')
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        return None
-    lines = head.decode('latin-1').split('\r\n')[:-2]
-    method, target, _ = lines[0].split(' ')
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(':')
-        headers[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(headers.get('content-length', 0)))
-    return method, target, headers, body
-
-
 def http_answer(status, body, connection_close=False, extra=()):
     lines = ['HTTP/1.1 %s' % status,
              'Content-Type: text/plain; charset=UTF-8',
@@ -155,7 +107,7 @@ class Session:
         self.wake = asyncio.Event()
 
 
-class ScriptedEngineIO:
+class ScriptedEngineIO(helpers.StreamServer):
     """An Engine.IO polling server: the handshake, POSTs whose messages
     are echoed, GETs held until there is something to send (at most
     ``hold`` seconds, then a NOOP).
@@ -174,7 +126,7 @@ class ScriptedEngineIO:
     nothing is ever sent on it; ``silent``: no request is answered."""
 
     def __init__(self, ssl_context=None, **options):
-        self.ssl_context = ssl_context
+        super().__init__(ssl_context)
         self.stale = options.get('stale')
         self.close_after = options.get('close_after', False)
         self.connection_close = options.get('connection_close', False)
@@ -188,26 +140,7 @@ class ScriptedEngineIO:
         self.redirect = options.get('redirect')
         self.hold = options.get('hold', 5)
         self.sessions = {}
-        self.connections = 0
-        self.requests = []
         self.arrived = asyncio.Event()  # a request arrived
-        self.tasks = set()
-
-    async def __aenter__(self):
-        self.server = await asyncio.start_server(
-            self._serve, '127.0.0.1', 0, ssl=self.ssl_context)
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.url = '%s://127.0.0.1:%d' % (
-            'https' if self.ssl_context else 'http', self.port)
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=TIMEOUT)
-        await self.server.wait_closed()
 
     async def all_closed(self, within=TIMEOUT):
         """Every connection was closed by the client (bounded wait)."""
