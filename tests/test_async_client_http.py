@@ -939,24 +939,11 @@ def test_tls(certificate):
 
 # -- a real Engine.IO server --------------------------------------------------
 
-class CountingProxy:
-    """A TCP relay that counts the connections it accepts."""
+class CountingProxy(StreamServer):
+    """A TCP relay to ``upstream`` that counts the connections it
+    accepts."""
 
-    async def __aenter__(self):
-        self.connections = 0
-        self.tasks = set()
-        self.server = await asyncio.start_server(self._relay, '127.0.0.1', 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=TIMEOUT)
-
-    async def _relay(self, reader, writer):
+    async def _serve(self, reader, writer):
         self.connections += 1
         up_reader, up_writer = await asyncio.open_connection(
             '127.0.0.1', self.upstream)

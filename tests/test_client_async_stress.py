@@ -601,7 +601,7 @@ def test_disconnect_while_the_get_is_held(embedded, loop, abort):
     run(main(), loop)
 
 
-class Relay:
+class Relay(helpers.StreamServer):
     """A TCP relay to ``upstream`` that can make its first connection go
     stale after the first answer (``stale_first``: the client's next bytes
     on it close it unanswered, the race of a server's keep-alive timer) or
@@ -611,6 +611,7 @@ class Relay:
 
     def __init__(self, upstream, stale_first=False, hold_upgrade=False,
                  close_first=False):
+        super().__init__()
         self.upstream = upstream
         self.stale_first = stale_first
         self.close_first = close_first
@@ -619,23 +620,8 @@ class Relay:
             self.release.set()
         self.upgrade_seen = asyncio.Event()
         self.made_stale = False
-        self.connections = 0
-        self.tasks = set()
 
-    async def __aenter__(self):
-        self.server = await asyncio.start_server(self._relay, '127.0.0.1', 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=TIMEOUT)
-        await self.server.wait_closed()
-
-    async def _relay(self, reader, writer):
+    async def _serve(self, reader, writer):
         self.connections += 1
         number = self.connections
         self.tasks.add(asyncio.current_task())
